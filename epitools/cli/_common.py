@@ -1,0 +1,93 @@
+"""Options and error handling shared by every command.
+
+Every command gets ``-v/--verbose`` and ``-q/--quiet``; library errors become a
+one-line message on stderr and an exit code (2: bad usage or input, 1: other failure).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import click
+
+from epitools import progress as _progress
+from epitools.errors import EpitoolsError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "show_default": True,
+                    "max_content_width": 100}
+
+log = logging.getLogger("epitools")
+
+
+def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
+    """Send ``epitools`` log records to stderr at the level the flags ask for."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    root = logging.getLogger("epitools")
+    root.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s" if not verbose
+                                           else "%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    root.propagate = False
+    _progress.set_enabled(not quiet)
+
+
+def _verbosity(f):
+    f = click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")(f)
+    f = click.option("-v", "--verbose", count=True, help="More detail (debug log, tracebacks).")(f)
+    return f
+
+
+def handle_errors(f):
+    """Configure logging from -v/-q and turn library errors into exit codes."""
+
+    @functools.wraps(f)
+    def wrapper(*args, verbose=0, quiet=False, **kwargs):
+        configure_logging(verbose, quiet)
+        try:
+            return f(*args, **kwargs)
+        except EpitoolsError as exc:
+            if verbose:
+                log.exception("failed")
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback
+            if verbose:
+                log.exception("unexpected failure")
+            click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+
+    return _verbosity(wrapper)
+
+
+def command(name: str | None = None, **kwargs):
+    """``click.command`` with the shared context settings, verbosity options and error handling."""
+
+    def decorator(f):
+        return click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(handle_errors(f))
+
+    return decorator
+
+
+def group(name: str | None = None, **kwargs):
+    """``click.group`` with the shared context settings (subcommands use :func:`command`)."""
+    return click.group(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)
+
+
+def seed_option(default: int = 0):
+    """``--seed``: the random seed; the same seed gives the same output on CPU."""
+    return click.option("--seed", type=int, default=default, help="Random seed (reproducible on CPU).")
+
+
+def out_option(help: str = "Output directory.", file: bool = False, required: bool = True):
+    """``--out``: where the command writes its outputs."""
+    return click.option("-o", "--out", required=required, help=help,
+                        type=click.Path(dir_okay=not file, file_okay=file, writable=True))

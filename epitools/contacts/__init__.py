@@ -1,0 +1,1 @@
+"""Hi-C contacts via cooler, power law, ABC contact normalisation."""

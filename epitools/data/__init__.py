@@ -1,0 +1,1 @@
+"""Windows, one-hot and k-mer encoding, augmentation, splits, torch Datasets, simulation."""

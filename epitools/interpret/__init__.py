@@ -1,0 +1,1 @@
+"""Attributions, motifs and attention tracks."""

@@ -1,0 +1,1 @@
+"""ABC, attention and knockout scores per gene; CRISPR benchmark evaluation."""

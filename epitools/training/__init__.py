@@ -1,0 +1,1 @@
+"""Training loop, losses, adversarial training, metrics, early stopping, resume."""
