@@ -1,0 +1,180 @@
+"""Activity-by-Contact (ABC) score (Fulco et al. 2019; Nasser et al. 2021).
+
+``ABC = activity × contact / Σ(activity × contact)`` over every candidate element within
+the window of the gene. Activity is the geometric mean of DNase (or ATAC) and H3K27ac,
+in reads per million, optionally quantile-normalised to a reference (ABC's
+``EnhancersQNormRef``), promoters and non-promoters separately.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from epitools.errors import InputError
+
+log = logging.getLogger(__name__)
+
+PROMOTER_CLASSES = ("promoter", "tss")
+
+
+def rpm(counts, total: float | None = None) -> np.ndarray:
+    """Reads per million: ``1e6 × counts / total`` (total: the sum of ``counts`` by default)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = float(counts.sum()) if total is None else float(total)
+    if total <= 0:
+        raise ValueError("total read count must be positive")
+    return 1e6 * counts / total
+
+
+def _interp_extrapolate(x, xp, fp) -> np.ndarray:
+    """Piecewise-linear interpolation that extends the end segments linearly."""
+    order = np.argsort(xp, kind="stable")
+    xp, fp = np.asarray(xp, np.float64)[order], np.asarray(fp, np.float64)[order]
+    y = np.interp(x, xp, fp)
+    lo, hi = x < xp[0], x > xp[-1]
+    y[lo] = fp[0] + (x[lo] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
+    y[hi] = fp[-1] + (x[hi] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+    return y
+
+
+def quantile_normalise(values, is_promoter, reference: pd.DataFrame, column: str) -> np.ndarray:
+    """Map each value to the reference distribution by its rank, as ABC does.
+
+    Within promoters and within the other elements separately, an element of average rank
+    ``r`` among ``n`` takes the reference value at rank ``(1 - r / n) × n``, linearly
+    interpolated (extrapolated at the ends) and clipped at 0.
+
+    Parameters
+    ----------
+    values : float array (n,)
+        RPM (any monotone transform of the counts gives the same result).
+    is_promoter : bool array (n,)
+    reference : pandas.DataFrame
+        Columns ``enh_class`` (promoter/nonpromoter), ``rank`` and ``column``.
+    column : str
+        Reference column, e.g. ``DHS.RPM`` or ``H3K27ac.RPM``.
+
+    Returns
+    -------
+    float64 array (n,)
+    """
+    values = pd.Series(np.asarray(values, dtype=np.float64))
+    is_promoter = np.asarray(is_promoter, dtype=bool)
+    if column not in reference.columns:
+        raise InputError(f"quantile reference lacks column '{column}'", field=column)
+    out = np.zeros(values.size)
+    for cls, mask in (("promoter", is_promoter), ("nonpromoter", ~is_promoter)):
+        if not mask.any():
+            continue
+        ref = reference[reference["enh_class"] == cls]
+        if len(ref) < 2:
+            raise InputError(f"quantile reference has no '{cls}' rows", field="enh_class")
+        quantile = values[mask].rank().to_numpy() / mask.sum()
+        x = (1 - quantile) * mask.sum()
+        out[mask] = np.clip(_interp_extrapolate(x, ref["rank"].to_numpy(), ref[column].to_numpy()), 0, None)
+    return out
+
+
+def element_activity(dhs, h3k27ac=None, *, is_promoter=None, qnorm_reference=None,
+                     total_dhs: float | None = None, total_h3k27ac: float | None = None) -> pd.DataFrame:
+    """Per-element activity from read counts (or signal).
+
+    Parameters
+    ----------
+    dhs : float array (n,)
+        DNase-seq or ATAC-seq counts per element.
+    h3k27ac : float array (n,), optional
+        H3K27ac ChIP-seq counts; without it activity is the accessibility alone.
+    is_promoter : bool array (n,), optional
+        Needed with ``qnorm_reference`` (promoters are normalised separately).
+    qnorm_reference : pandas.DataFrame or path, optional
+        ABC's quantile-normalisation reference (``EnhancersQNormRef.<cell>.txt``).
+    total_dhs, total_h3k27ac : float, optional
+        Total mapped reads for RPM; default the sum over the elements.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``DHS.RPM``, ``H3K27ac.RPM`` (when given), ``normalized_dhs``,
+        ``normalized_h3k27ac`` and ``activity_base``.
+    """
+    out = pd.DataFrame({"DHS.RPM": rpm(dhs, total_dhs)})
+    if h3k27ac is not None:
+        out["H3K27ac.RPM"] = rpm(h3k27ac, total_h3k27ac)
+    if qnorm_reference is None:
+        out["normalized_dhs"] = out["DHS.RPM"]
+        if h3k27ac is not None:
+            out["normalized_h3k27ac"] = out["H3K27ac.RPM"]
+    else:
+        if not isinstance(qnorm_reference, pd.DataFrame):
+            qnorm_reference = pd.read_csv(qnorm_reference, sep="\t")
+        if is_promoter is None:
+            raise InputError("quantile normalisation needs each element's class (promoter or not)",
+                             field="class")
+        out["normalized_dhs"] = quantile_normalise(out["DHS.RPM"], is_promoter, qnorm_reference, "DHS.RPM")
+        if h3k27ac is not None:
+            out["normalized_h3k27ac"] = quantile_normalise(out["H3K27ac.RPM"], is_promoter,
+                                                           qnorm_reference, "H3K27ac.RPM")
+    if h3k27ac is not None:
+        out["activity_base"] = np.sqrt(out["normalized_dhs"] * out["normalized_h3k27ac"])
+    else:
+        out["activity_base"] = out["normalized_dhs"]
+    return out
+
+
+def self_promoter(df: pd.DataFrame, tss_slop: int = 500, class_col: str = "class") -> np.ndarray:
+    """ABC's self-promoter flag: a promoter-class element within ``tss_slop`` of its gene's TSS."""
+    cls = df[class_col].astype(str).str.lower().isin(PROMOTER_CLASSES).to_numpy() \
+        if class_col in df.columns else np.zeros(len(df), dtype=bool)
+    tss = df["tss"].to_numpy(np.float64)
+    return cls & (df["enhancer_start"].to_numpy() - tss_slop < tss) & \
+        (df["enhancer_end"].to_numpy() + tss_slop > tss)
+
+
+def abc_score(df: pd.DataFrame, *, activity: str = "activity", contact: str = "contact_norm",
+              gene: tuple[str, ...] = ("gene", "tss"), window: float = 5_000_000,
+              self_promoters: bool = True, self_promoter_col: str | None = None,
+              threshold: float | None = None) -> pd.DataFrame:
+    """Add ``abc_numerator`` and ``abc_score`` (and ``abc_predicted`` with a threshold).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per candidate element–gene pair, with ``activity``, ``contact`` and
+        ``distance`` columns and the columns in ``gene`` identifying a gene.
+    window : float
+        Only elements closer than this to the TSS count (others get NaN).
+    self_promoters : bool
+        Give an element that is the gene's own promoter a score of 1 (ABC's convention).
+        The flag comes from ``self_promoter_col`` or, when absent, :func:`self_promoter`.
+    threshold : float, optional
+        Adds ``abc_predicted = abc_score >= threshold``.
+
+    Returns
+    -------
+    pandas.DataFrame (a copy)
+    """
+    for col in (activity, contact, "distance", *gene):
+        if col not in df.columns:
+            raise InputError(f"ABC needs column '{col}'", field=col)
+    out = df.copy()
+    inside = out["distance"].to_numpy(np.float64) < window
+    num = out[activity].to_numpy(np.float64) * out[contact].to_numpy(np.float64)
+    num = np.where(inside, num, np.nan)
+    out["abc_numerator"] = num
+    denom = out.groupby(list(gene), sort=False, dropna=False)["abc_numerator"].transform("sum")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["abc_score"] = num / denom.to_numpy()
+    if self_promoters:
+        flag = out[self_promoter_col].astype(bool).to_numpy() if self_promoter_col else \
+            (self_promoter(out) if {"enhancer_start", "enhancer_end"} <= set(out.columns)
+             else np.zeros(len(out), dtype=bool))
+        out.loc[flag & inside, "abc_score"] = 1.0
+    if threshold is not None:
+        out["abc_predicted"] = out["abc_score"].to_numpy() >= threshold
+    log.info("ABC for %d pairs of %d genes", int(inside.sum()),
+             out.loc[inside, list(gene)].drop_duplicates().shape[0])
+    return out
