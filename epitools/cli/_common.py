@@ -37,7 +37,7 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
 
 def _verbosity(f):
     f = click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")(f)
-    f = click.option("-v", "--verbose", count=True, help="More detail (debug log, tracebacks).")(f)
+    f = click.option("-v", "--verbose", count=True, show_default=False, help="More detail (debug log, tracebacks).")(f)
     return f
 
 

@@ -32,7 +32,7 @@ log = logging.getLogger("epitools.cli.contacts")
 @click.option("--pseudocount-distance", type=float, default=5000,
               help="Distance whose power-law contact caps the pseudocount (bp).")
 @click.option("--tss-hic-contribution", type=float, default=100,
-              help="Same-bin contact as %% of the larger neighbouring bin.")
+              help="Same-bin contact as a percentage of the larger neighbouring bin.")
 @click.option("--no-powerlaw-scaling", is_flag=True, help="Do not scale Hi-C to the reference power law.")
 @out_option(help="Output pairs table (TSV); choices made go to <out>.json.", file=True)
 def main(pairs_path, hic, resolution, balance, gamma, scale, fit, gamma_reference,
