@@ -1,0 +1,114 @@
+"""epi-encode: exit codes, messages, no partial output, aliases, window BED input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from epitools.cli.encode import main
+from epitools.data.encoding import decode_codes
+from epitools.data.dataset import PairDataset
+from epitools.io.genome import Genome
+from epitools.io.store import open_store
+from test_genome import random_chroms, write_fasta
+
+
+@pytest.fixture
+def genome_path(tmp_path):
+    path = tmp_path / "g.fa"
+    write_fasta(path, random_chroms({"chr1": 8000, "chrM": 500}, seed=5))
+    return path
+
+
+def write_pairs(path, chrom="chr1", n=6):
+    starts = np.arange(n) * 600 + 2000
+    pd.DataFrame({"enhancer_chrom": chrom, "enhancer_start": starts, "enhancer_end": starts + 100,
+                  "promoter_chrom": chrom, "promoter_start": starts + 300,
+                  "promoter_end": starts + 400, "label": np.arange(n) % 2}).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def leftovers(directory):
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") or p.suffix == ".h5")
+
+
+def test_encode_writes_store_matching_genome(tmp_path, genome_path):
+    pairs = write_pairs(tmp_path / "pairs.tsv")
+    out = tmp_path / "store.h5"
+    res = CliRunner().invoke(main, ["--pairs", str(pairs), "--genome", str(genome_path),
+                                    "--out", str(out), "--chunk-size", "4"])
+    assert res.exit_code == 0, res.output
+    rows = open_store(out).read()
+    assert rows["enhancer"].shape == (6, 3000) and rows["promoter"].shape == (6, 2000)
+    g = Genome(genome_path)
+    mid = 2000 + 600 * 5 + 50
+    assert decode_codes(rows["enhancer"][5]) == decode_codes(g.fetch_codes("chr1", mid - 1500, mid + 1500))
+    assert PairDataset(out)[5]["promoter"].shape == (4, 2000)
+    assert "encoded 6 pairs" in res.output
+
+
+def test_bad_pairs_file_exits_2_without_output(tmp_path, genome_path):
+    pairs = write_pairs(tmp_path / "pairs.tsv")
+    text = pairs.read_text().splitlines()
+    text[3] = text[3].replace("\t3200\t", "\tabc\t", 1)
+    pairs.write_text("\n".join(text) + "\n")
+    out = tmp_path / "store.h5"
+    res = CliRunner().invoke(main, ["--pairs", str(pairs), "--genome", str(genome_path),
+                                    "--out", str(out), "--chunk-size", "2"])
+    assert res.exit_code == 2, res.output
+    assert "pairs.tsv" in res.output and "line 4" in res.output and "enhancer_start" in res.output
+    assert leftovers(tmp_path) == []
+
+
+def test_unknown_chromosome_exits_2_without_output(tmp_path, genome_path):
+    pairs = write_pairs(tmp_path / "pairs.tsv", chrom="chr7")
+    out = tmp_path / "store.h5"
+    res = CliRunner().invoke(main, ["--pairs", str(pairs), "--genome", str(genome_path),
+                                    "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "'chr7'" in res.output and "known: chr1, chrM" in res.output
+    assert "pairs.tsv" in res.output and "enhancer_chrom" in res.output
+    assert leftovers(tmp_path) == []
+
+
+def test_alias_reported_once_in_run(tmp_path, genome_path):
+    pairs = write_pairs(tmp_path / "pairs.tsv", chrom="1", n=8)
+    out = tmp_path / "store.h5"
+    res = CliRunner().invoke(main, ["--pairs", str(pairs), "--genome", str(genome_path), "--out",
+                                    str(out), "--chunk-size", "3", "--enhancer-length", "500",
+                                    "--promoter-length", "400", "--augment-copies", "2", "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("is called 'chr1'") == 1
+    store = open_store(out)
+    assert len(store) == 8 + 2 * 4
+    assert store.attrs["chromosome_aliases"] == '{"1": "chr1"}'
+
+
+def test_window_beds_with_labels(tmp_path, genome_path):
+    # 1-based inclusive windows, as in the TargetFinder/EPINTLM window files
+    (tmp_path / "enh.bed").write_text("1\tchr1\t1001\t1300\n0\tchr1\t3001\t3300\n")
+    (tmp_path / "pro.bed").write_text("1\tchr1\t2001\t2200\n0\tchr1\t5001\t5200\n")
+    (tmp_path / "labels.txt").write_text("1\n0\n")
+    out = tmp_path / "w.h5"
+    res = CliRunner().invoke(main, ["--pairs", str(tmp_path / "enh.bed"), "--promoter-bed",
+                                    str(tmp_path / "pro.bed"), "--labels", str(tmp_path / "labels.txt"),
+                                    "--genome", str(genome_path), "--out", str(out),
+                                    "--enhancer-length", "300", "--promoter-length", "200"])
+    assert res.exit_code == 0, res.output
+    rows = open_store(out).read()
+    g = Genome(genome_path)
+    assert decode_codes(rows["enhancer"][0]) == decode_codes(g.fetch_codes("chr1", 1000, 1300))
+    assert rows["label"].tolist() == [1, 0]
+
+
+def test_usage_errors_exit_2(tmp_path, genome_path):
+    out = tmp_path / "x.h5"
+    res = CliRunner().invoke(main, ["--genome", str(genome_path), "--out", str(out)])
+    assert res.exit_code == 2 and "--pairs" in res.output
+    genes = tmp_path / "genes.tsv"
+    genes.write_text("x\n")
+    res = CliRunner().invoke(main, ["--genes", str(genes), "--genome", str(genome_path), "--out", str(out)])
+    assert res.exit_code == 2 and "--elements" in res.output
+    assert not out.exists()
