@@ -22,3 +22,32 @@ def shared_data() -> Path:
         pytest.skip(f"real benchmark data not found at {SHARED_DATA} "
                     "(only present on the project's development and CI machines)")
     return SHARED_DATA
+
+
+# --------------------------------------------------------------------------- simulated data
+SIMULATION_SEED = 0
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory) -> Path:
+    """A tiny simulated data set (``epi-simulate --preset tiny --seed 0``), built once per session.
+
+    4 chromosomes chr1..chr4 of 250 kb; files as documented in
+    :mod:`epitools.data.simulate` (genome.fa, pairs.tsv, genes.tsv, elements.bed,
+    hic.cool, hic.mcool, dnase/h3k27ac .bedGraph/.bw, truth.json, ...).
+    """
+    from epitools.data.simulate import SimulationConfig, simulate
+
+    out = tmp_path_factory.mktemp("simulated") / "tiny"
+    simulate(out, seed=SIMULATION_SEED, config=SimulationConfig.tiny())
+    return out
+
+
+@pytest.fixture(scope="session")
+def simulated_small(tmp_path_factory) -> Path:
+    """A small simulated data set for model-training tests (``--preset small``, ~150 positives)."""
+    from epitools.data.simulate import SimulationConfig, simulate
+
+    out = tmp_path_factory.mktemp("simulated") / "small"
+    simulate(out, seed=SIMULATION_SEED, config=SimulationConfig.small())
+    return out

@@ -197,7 +197,6 @@ def test_open_store_rejects_other_files(tmp_path):
 
 
 def test_blosc_compression_round_trip(tmp_path, genome_path):
-    pytest.importorskip("hdf5plugin")
     pairs = make_pairs(5)
     lzf, blosc = tmp_path / "l.h5", tmp_path / "b.h5"
     build_pair_store(pairs, lzf, genome_path, enhancer_length=LE, promoter_length=LP)

@@ -20,21 +20,29 @@ attrs: ``kind="pairs"``, ``encoding``, ``k``, ``enhancer_length``,
 
 from __future__ import annotations
 
-import contextlib
+import json
 import logging
+import time
 from pathlib import Path
 
 import h5py
+import hdf5plugin  # registers the Blosc filter, so blosc stores can be written and read
 import numpy as np
 import pandas as pd
 
+from epitools import __version__
+from epitools.data.augment import augmentation_plan
+from epitools.data.encoding import kmer_ids
+from epitools.data.encoding import reverse_complement as revcomp
 from epitools.data.windows import centered_starts, element_in_window, flip_elements, inline_windows
-from epitools.errors import InputError
+from epitools.errors import GenomeError, InputError
+from epitools.io.atomic import atomic_path
+from epitools.io.genome import Genome, file_checksum
+from epitools.io.pairs import iter_pairs
+from epitools.progress import progress
 
 log = logging.getLogger(__name__)
 
-with contextlib.suppress(ImportError):
-    import hdf5plugin  # noqa: F401 - registers the Blosc filter so blosc stores can be read
 
 ROW_FIELDS = ("enhancer", "promoter", "label", "pair_id", "source_row", "enhancer_shift",
               "promoter_shift", "reverse_complement", "enhancer_element", "promoter_element")
@@ -68,13 +76,6 @@ def compression_options(compression: str | None) -> dict:
     if compression == "gzip":
         return {"compression": "gzip", "compression_opts": 1}
     if compression == "blosc":
-        try:
-            import hdf5plugin
-        except ImportError as exc:
-            from epitools.errors import UsageError
-
-            raise UsageError("compression 'blosc' needs the hdf5plugin package "
-                             "(pip install hdf5plugin), or use lzf") from exc
         return dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))
     raise ValueError(f"unknown compression {compression!r}; one of {COMPRESSIONS}")
 
@@ -326,15 +327,11 @@ def _labels(chunk: pd.DataFrame) -> np.ndarray:
 def _pairs_path_and_chunks(pairs, fmt: str, chunk_size: int, **read_options):
     if isinstance(pairs, pd.DataFrame):
         return None, (pairs.iloc[i:i + chunk_size] for i in range(0, len(pairs), chunk_size))
-    from epitools.io.pairs import iter_pairs
-
     return Path(pairs), iter_pairs(pairs, chunksize=chunk_size, format=fmt, **read_options)
 
 
 def _resolve_chunk_chroms(genome, chunk: pd.DataFrame, source, first_row: int) -> None:
     """Check the chunk's chromosomes are in the genome; an unknown one names the table, record and field."""
-    from epitools.errors import GenomeError
-
     for field in ("enhancer_chrom", "promoter_chrom"):
         for chrom in pd.unique(chunk[field]):
             try:
@@ -405,17 +402,6 @@ def build_pair_store(pairs, out, genome=None, *, format: str = "auto", enhancer_
     dict
         Run summary: ``pairs``, ``rows``, ``padded_windows``, ``aliases``, ``seconds``.
     """
-    import json
-    import time
-
-    from epitools import __version__
-    from epitools.data.augment import augmentation_plan
-    from epitools.data.encoding import kmer_ids
-    from epitools.data.encoding import reverse_complement as revcomp
-    from epitools.io.atomic import atomic_path
-    from epitools.io.genome import Genome, file_checksum
-    from epitools.progress import progress
-
     if encoding not in ("onehot", "kmer"):
         raise ValueError(f"encoding must be 'onehot' or 'kmer', got {encoding!r}")
     if min(enhancer_length, promoter_length) < (k if encoding == "kmer" else 1):
