@@ -1,5 +1,5 @@
 """Models, registered by name: ``build_model("epipam", ...)``."""
 
-from epitools.models.registry import MODELS, build_model, get_model_class, register
+from epitools.models.registry import MODELS, available_models, build_model, get_model_class, register
 
-__all__ = ["MODELS", "build_model", "get_model_class", "register"]
+__all__ = ["MODELS", "available_models", "build_model", "get_model_class", "register"]

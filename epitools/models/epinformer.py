@@ -1,0 +1,423 @@
+"""EPInformer (Lin, Luo & Pinello 2024): gene expression from a promoter and its candidate enhancers.
+
+Architecture (paper defaults, ``d_model = 64``):
+
+* sequence encoder, shared by promoter and enhancers: a stem convolution (256 filters,
+  kernel 8) and four residual blocks (128/64/64/128 filters, kernel 3, BatchNorm, ELU,
+  MaxPool 2, a 1x1 residual convolution); then four dilated convolutions (dilation 2/4/6,
+  then a 1x1 to 32 channels) and a linear map over positions → 64 values per element;
+* fusion: the element features (distance, DNase, H3K27ac, Hi-C contact — as many as the
+  variant uses) are concatenated channel-wise with the embedding and two 1x1 convolutions
+  map back to 64;
+* interaction encoder: 3 pre-LayerNorm transformer layers, 4 heads; the promoter token
+  attends to every enhancer, an enhancer only to the promoter and itself, padded slots to
+  nothing;
+* predictor: 3 dense layers on the promoter token plus the gene features (mRNA half-life).
+
+Variants (hparam ``variant``): ``promoter-only`` (enhancers masked, no features), ``PE``
+(distance), ``PE-Activity`` (+ DNase, H3K27ac), ``PE-Activity-HiC`` (+ contact; 447k
+parameters at 2 kb windows, as in the paper).
+
+CPU cost: the sequence encoder runs on every filled slot (up to 61 windows of 2 kb per gene).
+Shorter windows (``enhancer_length = promoter_length = 256``, built with
+``build_gene_store(..., enhancer_length=256, promoter_length=256)``) keep tests and CPU
+benchmarks fast; the length only changes the last linear layer of the encoder.
+
+Optional pre-training: :class:`EnhancerActivityModel` puts the same residual encoder under
+a 2 x 256 dense head to predict enhancer activity from 256 bp windows;
+:func:`pretrain_sequence_encoder` fits it and :meth:`EPInformer.load_sequence_encoder`
+copies its encoder weights in.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from epitools.data.encoding import one_hot
+from epitools.errors import ModelError, UsageError
+from epitools.models.registry import register
+
+log = logging.getLogger(__name__)
+
+VARIANT_FEATURES = {"promoter-only": 0, "PE": 1, "PE-Activity": 3, "PE-Activity-HiC": 4}
+POOLED = 16  # four MaxPool(2) in the residual encoder
+PAPER_PARAMETERS = 447_149  # EPInformer-PE-Activity-HiC at 2 kb windows (Lin et al. 2024)
+
+
+class ResidualSequenceEncoder(nn.Module):
+    """Stem convolution and four residual conv blocks.
+
+    Input one-hot (n, 4, L); output (n, channels[-1], L // 16).
+    """
+
+    def __init__(self, stem_channels: int = 256, channels=(128, 64, 64, 128), stem_kernel: int = 8,
+                 kernel: int = 3):
+        super().__init__()
+        # Explicit 'same' padding: an even kernel with padding="same" makes torch copy the input.
+        left = (stem_kernel - 1) // 2
+        self.stem = nn.Sequential(nn.ConstantPad1d((left, stem_kernel - 1 - left), 0.0),
+                                  nn.Conv1d(4, stem_channels, stem_kernel), nn.ELU())
+        self.blocks = nn.ModuleList()
+        self.residuals = nn.ModuleList()
+        previous = stem_channels
+        for width in channels:
+            self.blocks.append(nn.Sequential(
+                nn.Conv1d(previous, width, kernel, padding=kernel // 2), nn.BatchNorm1d(width),
+                nn.ELU(), nn.MaxPool1d(2)))
+            self.residuals.append(nn.Sequential(nn.Conv1d(width, width, 1), nn.ELU()))
+            previous = width
+        self.out_channels = previous
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for block, residual in zip(self.blocks, self.residuals):
+            x = block(x)
+            x = residual(x) + x
+        return x
+
+
+class EnhancerActivityModel(nn.Module):
+    """Pre-training model: residual encoder + 2 dense layers of 256 → enhancer activity.
+
+    Input one-hot (n, 4, L) (256 bp in the paper) or codes (n, L); output (n,).
+    """
+
+    def __init__(self, length: int = 256, hidden: int = 256, dropout: float = 0.1):
+        super().__init__()
+        if length % POOLED:
+            raise UsageError(f"pre-training window must be a multiple of {POOLED} bp, got {length}")
+        self.length = length
+        self.encoder = ResidualSequenceEncoder()
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(self.encoder.out_channels * (length // POOLED), hidden),
+            nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(hidden, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(_as_one_hot(x))).squeeze(-1)
+
+
+def pretrain_sequence_encoder(codes, activity, *, epochs: int = 10, batch_size: int = 128,
+                              lr: float = 1e-3, seed: int = 0, device="cpu") -> EnhancerActivityModel:
+    """Fit an :class:`EnhancerActivityModel` to enhancer activities (MSE).
+
+    Parameters
+    ----------
+    codes : array, shape (n, L) uint8
+        Base codes of the activity windows (L a multiple of 16; 256 in the paper).
+    activity : array, shape (n,)
+        Target activity (e.g. log1p of DNase x H3K27ac signal).
+    epochs, batch_size, lr, seed : training settings (Adam).
+
+    Returns
+    -------
+    EnhancerActivityModel
+        In eval mode; pass it (or its ``encoder.state_dict()``) to
+        :meth:`EPInformer.load_sequence_encoder`.
+    """
+    torch.manual_seed(seed)
+    x = torch.as_tensor(np.asarray(codes), dtype=torch.uint8)
+    y = torch.as_tensor(np.asarray(activity, dtype=np.float32))
+    if x.ndim != 2 or y.shape != (x.shape[0],):
+        raise UsageError(f"need codes (n, L) and activity (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
+    model = EnhancerActivityModel(length=x.shape[1]).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(x.shape[0], generator=generator)
+        total = 0.0
+        for lo in range(0, x.shape[0], batch_size):
+            rows = order[lo:lo + batch_size]
+            if rows.numel() < 2:  # BatchNorm needs two samples
+                continue
+            loss = F.mse_loss(model(x[rows].to(device)), y[rows].to(device))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * rows.numel()
+        log.debug("pre-training epoch %d: mse %.4f", epoch + 1, total / max(x.shape[0], 1))
+    return model.eval()
+
+
+def _as_one_hot(x: torch.Tensor) -> torch.Tensor:
+    """Codes (..., L) → one-hot (..., 4, L) float; one-hot input passes through."""
+    if x.is_floating_point():
+        return x
+    return one_hot(x.long())
+
+
+class InteractionLayer(nn.Module):
+    """Pre-LayerNorm transformer layer that also returns per-head attention weights."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attention = nn.MultiheadAttention(d_model, n_heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.feed_forward = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.ReLU(),
+                                          nn.Linear(4 * d_model, d_model))
+
+    def forward(self, x, key_padding_mask, attn_mask):
+        h = self.norm1(x)
+        h, weights = self.attention(h, h, h, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+                                    need_weights=True, average_attn_weights=False)
+        x = x + h
+        return x + self.feed_forward(self.norm2(x)), weights
+
+
+def interaction_mask(n_enhancers: int, device=None) -> torch.Tensor:
+    """(1+M, 1+M) bool, True = blocked: enhancers see only the promoter (token 0) and themselves."""
+    blocked = ~torch.eye(n_enhancers + 1, dtype=torch.bool, device=device)
+    blocked[0, :] = False
+    blocked[:, 0] = False
+    return blocked
+
+
+@register("epinformer")
+class EPInformer(nn.Module):
+    """EPInformer gene expression model (see the module docstring).
+
+    Parameters
+    ----------
+    enhancer_length, promoter_length : int
+        Window lengths (bp); equal, a multiple of 16 (2000 in the paper).
+    **hparams
+        Overrides of :attr:`default_hparams`.
+    """
+
+    encoding = "onehot"
+    task = "genes"
+    default_hparams = {
+        "variant": "PE-Activity-HiC",
+        "d_model": 64,
+        "n_layers": 3,
+        "n_heads": 4,
+        "max_enhancers": 60,
+        "n_gene_features": 8,
+        "dropout": 0.0,
+        "lr": 5e-4,
+        "weight_decay": 1e-6,
+        "betas": (0.9, 0.99),
+        "batch_size": 64,
+        "patience": 6,
+    }
+
+    def __init__(self, enhancer_length: int = 2000, promoter_length: int = 2000, **hparams):
+        super().__init__()
+        unknown = sorted(set(hparams) - set(self.default_hparams))
+        if unknown:
+            raise UsageError(f"unknown hyperparameter(s) for EPInformer: {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(self.default_hparams))}")
+        hp = {**self.default_hparams, **hparams}
+        if hp["variant"] not in VARIANT_FEATURES:
+            raise UsageError(f"unknown EPInformer variant {hp['variant']!r}; "
+                             f"choose from {', '.join(VARIANT_FEATURES)}")
+        if enhancer_length != promoter_length:
+            raise ModelError("EPInformer encodes promoter and enhancers with one network: "
+                             f"enhancer_length ({enhancer_length}) must equal promoter_length "
+                             f"({promoter_length})")
+        if enhancer_length % POOLED or enhancer_length < POOLED:
+            raise ModelError(f"EPInformer window length must be a multiple of {POOLED}, "
+                             f"got {enhancer_length}")
+        d = int(hp["d_model"])
+        if d % 32:
+            raise UsageError(f"d_model must be a multiple of 32, got {d}")
+        hp["betas"] = tuple(float(b) for b in hp["betas"])
+        self.hparams = {"enhancer_length": int(enhancer_length), "promoter_length": int(promoter_length),
+                        **hp}
+        self.enhancer_length = self.promoter_length = int(enhancer_length)
+        self.n_features = VARIANT_FEATURES[hp["variant"]]
+        self.n_gene_features = int(hp["n_gene_features"])
+
+        self.sequence_encoder = ResidualSequenceEncoder()
+        pooled = enhancer_length // POOLED
+        dilated = []
+        previous = self.sequence_encoder.out_channels
+        for dilation in (2, 4, 6):
+            dilated += [nn.Conv1d(previous, 64, 3, dilation=dilation, padding=dilation),
+                        nn.BatchNorm1d(64), nn.ELU()]
+            previous = 64
+        dilated += [nn.Conv1d(64, 32, 1), nn.BatchNorm1d(32), nn.ELU()]
+        self.dilated = nn.Sequential(*dilated)
+        # A linear map over positions gives d/32 values per channel: 32 * d/32 = d per element.
+        self.positions = nn.Sequential(nn.Linear(pooled, d // 32), nn.ELU())
+        self.fusion = nn.Sequential(nn.Conv1d(d + self.n_features, d, 1), nn.ReLU(),
+                                    nn.Conv1d(d, d, 1), nn.ReLU())
+        self.layers = nn.ModuleList(InteractionLayer(d, int(hp["n_heads"]), float(hp["dropout"]))
+                                    for _ in range(int(hp["n_layers"])))
+        self.predictor = nn.Sequential(nn.Linear(d + self.n_gene_features, 128), nn.ReLU(),
+                                       nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
+
+    # -- element embeddings --------------------------------------------------------------
+    def embed_sequences(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (n, 4, L) or codes (n, L) → embeddings (n, d_model)."""
+        x = _as_one_hot(x)
+        if x.ndim != 3 or x.shape[1] != 4 or x.shape[2] != self.enhancer_length:
+            raise UsageError(f"EPInformer windows must be (n, 4, {self.enhancer_length}) one-hot or "
+                             f"(n, {self.enhancer_length}) codes; got {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            return x.new_zeros((0, self.hparams["d_model"]))
+        h = self.positions(self.dilated(self.sequence_encoder(x)))  # (n, 32, d/32)
+        return h.flatten(1)
+
+    def embed_promoter(self, promoter: torch.Tensor) -> torch.Tensor:
+        """Promoters (B, 4, L) one-hot or (B, L) codes → (B, d_model)."""
+        return self.embed_sequences(promoter)
+
+    def embed_enhancer(self, enhancers: torch.Tensor, enhancer_mask: torch.Tensor | None = None
+                       ) -> torch.Tensor:
+        """Enhancers (B, M, 4, L) one-hot or (B, M, L) codes → (B, M, d_model).
+
+        Only filled slots (``enhancer_mask``) pass through the encoder; empty slots get zeros,
+        so their content can never reach the output (nor BatchNorm's batch statistics).
+        """
+        mask = self._mask(enhancers, enhancer_mask)
+        b, m = mask.shape
+        out = enhancers.new_zeros((b, m, self.hparams["d_model"]), dtype=torch.float32)
+        if self.n_features == 0 or not bool(mask.any()):
+            return out
+        out[mask] = self.embed_sequences(enhancers[mask]).to(out.dtype)
+        return out
+
+    def _mask(self, enhancers: torch.Tensor, enhancer_mask) -> torch.Tensor:
+        if enhancer_mask is not None:
+            return enhancer_mask.to(device=enhancers.device, dtype=torch.bool)
+        if enhancers.is_floating_point():  # one-hot: a slot of all N is empty
+            return enhancers.flatten(2).sum(-1) > 0
+        return (enhancers < 4).any(-1)
+
+    # -- interaction and prediction ------------------------------------------------------
+    def interact(self, enhancer_embedding: torch.Tensor, promoter_embedding: torch.Tensor, *,
+                 enhancer_mask: torch.Tensor, features: torch.Tensor | None = None):
+        """Fuse features and run the interaction encoder.
+
+        Returns
+        -------
+        (tokens, attention)
+            tokens (B, 1+M, d_model), token 0 the promoter; attention (B, layers, heads, M),
+            the promoter token's attention to each enhancer slot.
+        """
+        b, m, _ = enhancer_embedding.shape
+        mask = enhancer_mask.to(torch.bool)
+        if self.n_features == 0:
+            mask = torch.zeros_like(mask)
+        tokens = torch.cat([promoter_embedding.unsqueeze(1), enhancer_embedding], dim=1)  # (B, 1+M, d)
+        if self.n_features:
+            if features is None or features.shape[-1] < self.n_features:
+                raise UsageError(f"variant {self.hparams['variant']} needs {self.n_features} "
+                                 "enhancer feature channels")
+            feats = features[..., :self.n_features].to(tokens.dtype) * mask.unsqueeze(-1)
+            feats = torch.cat([feats.new_zeros((b, 1, self.n_features)), feats], dim=1)
+            tokens = torch.cat([tokens, feats], dim=-1)
+        tokens = self.fusion(tokens.transpose(1, 2)).transpose(1, 2)
+        padding = torch.cat([mask.new_zeros((b, 1)), ~mask], dim=1)
+        blocked = interaction_mask(m, device=tokens.device)
+        attention = []
+        for layer in self.layers:
+            tokens, weights = layer(tokens, padding, blocked)
+            attention.append(weights[:, :, 0, 1:])  # promoter query -> enhancer keys
+        return tokens, torch.stack(attention, dim=1)
+
+    def forward_embedded(self, enhancer_embedding: torch.Tensor, promoter_embedding: torch.Tensor, *,
+                         enhancer_mask: torch.Tensor, features: torch.Tensor | None = None,
+                         gene_features: torch.Tensor | None = None, **_) -> dict:
+        """Predict from cached embeddings.
+
+        Parameters
+        ----------
+        enhancer_embedding : (B, M, d_model)
+        promoter_embedding : (B, d_model)
+        enhancer_mask : (B, M) bool, True where a slot holds a candidate
+        features : (B, M, >= n_features) float, channels distance, DNase, H3K27ac, contact
+        gene_features : (B, n_gene_features) float; None or width 0 means zeros
+
+        Returns
+        -------
+        dict
+            ``prediction`` (B,) log1p expression; ``attention`` (B, layers, heads, M):
+            the promoter token's attention to each slot.
+        """
+        tokens, attention = self.interact(enhancer_embedding, promoter_embedding,
+                                          enhancer_mask=enhancer_mask, features=features)
+        head_input = tokens[:, 0]
+        if self.n_gene_features:
+            if gene_features is None or gene_features.shape[-1] == 0:
+                # A store without gene features: zeros, so one model config fits both kinds.
+                gene_features = head_input.new_zeros((head_input.shape[0], self.n_gene_features))
+            if gene_features.shape[-1] != self.n_gene_features:
+                raise UsageError(f"EPInformer expects {self.n_gene_features} gene features "
+                                 f"(n_gene_features), got {gene_features.shape[-1]}")
+            head_input = torch.cat([head_input, gene_features.to(head_input.dtype)], dim=-1)
+        return {"prediction": self.predictor(head_input).squeeze(-1), "attention": attention}
+
+    def forward(self, promoter: torch.Tensor, enhancers: torch.Tensor,
+                enhancer_mask: torch.Tensor | None = None, features: torch.Tensor | None = None,
+                gene_features: torch.Tensor | None = None, **_) -> dict:
+        """Predict log expression of B genes.
+
+        Parameters
+        ----------
+        promoter : (B, L) codes or (B, 4, L) one-hot
+        enhancers : (B, M, L) codes or (B, M, 4, L) one-hot
+        enhancer_mask, features, gene_features : see :meth:`forward_embedded`
+            (the mask is inferred from all-N slots when None).
+
+        Extra batch keys (``expression``, ``label``, ``index``) are ignored, so
+        ``model(**batch)`` works on a :class:`~epitools.data.gene_dataset.GeneDataset` batch.
+        """
+        mask = self._mask(enhancers, enhancer_mask)
+        return self.forward_embedded(self.embed_enhancer(enhancers, mask), self.embed_promoter(promoter),
+                                     enhancer_mask=mask, features=features, gene_features=gene_features)
+
+    # -- training contract ------------------------------------------------------------------
+    def loss(self, out: dict, batch: dict) -> torch.Tensor:
+        """Smooth L1 between ``prediction`` and the log1p expression (genes without one skipped)."""
+        target = batch["expression"] if "expression" in batch else batch["label"]
+        prediction = out["prediction"]
+        target = target.to(prediction.dtype).reshape(prediction.shape)
+        known = torch.isfinite(target)
+        if not bool(known.any()):
+            return prediction.sum() * 0.0
+        return F.smooth_l1_loss(prediction[known], target[known])
+
+    def configure_optimizer(self, lr: float | None = None, weight_decay: float | None = None):
+        """AdamW, lr 5e-4, weight decay 1e-6, betas (0.9, 0.99) unless overridden."""
+        return torch.optim.AdamW(self.parameters(),
+                                 lr=self.hparams["lr"] if lr is None else lr,
+                                 weight_decay=self.hparams["weight_decay"] if weight_decay is None
+                                 else weight_decay,
+                                 betas=self.hparams["betas"])
+
+    def load_sequence_encoder(self, source) -> None:
+        """Copy pre-trained residual encoder weights into this model.
+
+        Parameters
+        ----------
+        source : EnhancerActivityModel, ResidualSequenceEncoder or state dict
+            A state dict may hold the encoder's own keys or ``encoder.``-prefixed keys.
+        """
+        if isinstance(source, EnhancerActivityModel):
+            state = source.encoder.state_dict()
+        elif isinstance(source, nn.Module):
+            state = source.state_dict()
+        else:
+            state = {k.removeprefix("encoder."): v for k, v in dict(source).items()
+                     if not k.startswith("head.")}
+        try:
+            self.sequence_encoder.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ModelError(f"pre-trained encoder does not fit EPInformer: {exc}") from exc
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
