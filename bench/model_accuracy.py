@@ -1,0 +1,70 @@
+"""Chromosome-split test AUROC of every pair model on the default simulated set.
+
+The acceptance check of the models: on ``epi-simulate``'s default set (seed 0), trained on a
+chromosome split (test fold 1 of 8), epipam should reach AUROC >= 0.95 and the other models
+>= 0.90. Windows default to the paper's (3000 / 2000 bp) with paper hyperparameters; a GPU
+makes this a matter of minutes, a CPU of hours (use --window 256 --small for a quick look).
+Prints one JSON line with the AUROC per model and whether each met its target.
+
+    python bench/model_accuracy.py [--models epipam,epipdlf] [--epochs 30] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from leakage import SMALL_HPARAMS, prepare_data, store_for  # noqa: E402
+
+from epitools.models.registry import available_models, get_model_class  # noqa: E402
+from epitools.training.loop import TrainConfig, train  # noqa: E402
+
+TARGETS = {"epipam": 0.95}
+DEFAULT_TARGET = 0.90
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", help="comma-separated (default: every pair model)")
+    parser.add_argument("--preset", default="default", choices=["tiny", "small", "default"])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--folds", type=int, default=8)
+    parser.add_argument("--enhancer-length", type=int, default=3000)
+    parser.add_argument("--promoter-length", type=int, default=2000)
+    parser.add_argument("--small", action="store_true", help="small-window hyperparameters (CPU)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--workdir")
+    args = parser.parse_args()
+    names = args.models.split(",") if args.models else [
+        n for n in available_models() if getattr(get_model_class(n), "task", "pairs") == "pairs"]
+    t0 = time.perf_counter()
+    result = {"bench": "model_accuracy", "preset": args.preset, "split": "chrom", "fold": 1,
+              "folds": args.folds, "enhancer_length": args.enhancer_length,
+              "promoter_length": args.promoter_length, "auroc": {}, "auprc": {}, "passed": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.workdir or tmp)
+        stores = prepare_data(work, args.preset, args.seed, args.enhancer_length, args.promoter_length,
+                              kmer_k=6 if not args.small else 4)
+        for name in names:
+            hparams = SMALL_HPARAMS.get(name, {}) if args.small else {}
+            m = train(TrainConfig(data=store_for(name, stores), model=name, out=str(work / name), split="chrom",
+                                  folds=args.folds, fold=1, epochs=args.epochs, patience=args.patience,
+                                  seed=args.seed, hparams=hparams, device=args.device))
+            result["auroc"][name] = m["auroc"]
+            result["auprc"][name] = m["auprc"]
+            result["passed"][name] = bool(m["auroc"] is not None
+                                          and m["auroc"] >= TARGETS.get(name, DEFAULT_TARGET))
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""Scoring pairs (and genes) with a trained checkpoint, with an element cache.
+
+**Element cache.** Candidate sets repeat elements: one promoter is paired with every enhancer
+near it and one enhancer with several promoters. With the cache on, each distinct enhancer
+and promoter window of a chunk goes through the per-element part of the network once
+(``embed_enhancer`` / ``embed_promoter``) and only the interaction part
+(``forward_embedded``) runs per pair. Distinct windows are found by their content (base
+codes or k-mer ids), so the cache is exact: scores equal the uncached ones up to float
+rounding. Memory is bounded by ``chunk_size`` pairs and their embeddings.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from epitools.data.encoding import kmer_ids, one_hot
+from epitools.errors import UsageError
+from epitools.io.atomic import atomic_open
+from epitools.io.checkpoint import load_checkpoint, model_from_checkpoint
+from epitools.progress import progress
+from epitools.training.sources import EXTRA_FIELDS, order_pair_columns, resolve_device, store_kind
+
+log = logging.getLogger(__name__)
+
+
+def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a 2-d array by content.
+
+    Returns
+    -------
+    first : np.ndarray, shape (u,)
+        Index of one occurrence of each distinct row.
+    inverse : np.ndarray, shape (n,)
+        For each row, its position in ``first``.
+    """
+    a = np.ascontiguousarray(a)
+    keys = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
+def _inputs(codes: np.ndarray, encoding: str, device) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(codes)).to(device)
+    return one_hot(x) if encoding == "onehot" else x.long()
+
+
+def _logits(out: dict) -> torch.Tensor:
+    return out["logit"].float()
+
+
+@torch.no_grad()
+def _embed_all(embed, rows: np.ndarray, encoding: str, device, batch_size: int) -> torch.Tensor:
+    parts = [embed(_inputs(rows[i:i + batch_size], encoding, device))
+             for i in range(0, len(rows), batch_size)]
+    return torch.cat(parts, dim=0)
+
+
+@torch.no_grad()
+def score_pairs(model, enhancer: np.ndarray, promoter: np.ndarray, encoding: str, device="cpu",
+                batch_size: int = 256, element_cache: bool = True, extras: dict | None = None) -> np.ndarray:
+    """Interaction probabilities of pairs of encoded windows.
+
+    Parameters
+    ----------
+    model : PairModel
+        In eval mode, on ``device``.
+    enhancer, promoter : np.ndarray
+        Base codes (n, L) uint8 (``encoding="onehot"``) or k-mer ids (n, L-k+1).
+    element_cache : bool
+        Embed each distinct window once and run only ``forward_embedded`` per pair.
+    extras : dict of np.ndarray, optional
+        Per-pair keyword inputs of the model (e.g. ``enhancer_signal`` (n, bins, tracks)).
+
+    Returns
+    -------
+    np.ndarray, shape (n,), float64
+    """
+    n = len(enhancer)
+    scores = np.empty(n, dtype=np.float64)
+    extras = extras or {}
+
+    def extra(lo):
+        return {k: torch.from_numpy(np.asarray(v[lo:lo + batch_size], dtype=np.float32)).to(device)
+                for k, v in extras.items()}
+
+    if not element_cache:
+        for lo in range(0, n, batch_size):
+            out = model(_inputs(enhancer[lo:lo + batch_size], encoding, device),
+                        _inputs(promoter[lo:lo + batch_size], encoding, device), **extra(lo))
+            scores[lo:lo + batch_size] = torch.sigmoid(_logits(out)).cpu().numpy()
+        return scores
+    e_first, e_inv = unique_rows(enhancer)
+    p_first, p_inv = unique_rows(promoter)
+    e_emb = _embed_all(model.embed_enhancer, enhancer[e_first], encoding, device, batch_size)
+    p_emb = _embed_all(model.embed_promoter, promoter[p_first], encoding, device, batch_size)
+    e_inv = torch.from_numpy(e_inv).to(device)
+    p_inv = torch.from_numpy(p_inv).to(device)
+    for lo in range(0, n, batch_size):
+        out = model.forward_embedded(e_emb[e_inv[lo:lo + batch_size]], p_emb[p_inv[lo:lo + batch_size]],
+                                     **extra(lo))
+        scores[lo:lo + batch_size] = torch.sigmoid(_logits(out)).cpu().numpy()
+    return scores
+
+
+class Predictor:
+    """A checkpoint ready to score: model on its device plus what the output table records.
+
+    Parameters
+    ----------
+    checkpoint : path
+        ``model.pt`` from ``epi-train``.
+    device : str
+        ``auto``, ``cpu``, ``cuda``...
+    """
+
+    def __init__(self, checkpoint, device: str = "auto", batch_size: int = 256,
+                 element_cache: bool = True):
+        self.ckpt = load_checkpoint(checkpoint)
+        self.path = Path(checkpoint)
+        self.device = resolve_device(device)
+        self.model = model_from_checkpoint(self.ckpt, self.device)
+        self.encoding = self.ckpt["encoding"]
+        self.task = getattr(self.model, "task", "pairs")
+        self.hparams = self.model.hparams
+        self.batch_size = batch_size
+        self.element_cache = element_cache
+        self.fold = self.ckpt["provenance"].get("fold")
+        self.name = self.ckpt["model"]
+        if element_cache and not hasattr(self.model, "forward_embedded"):
+            log.info("model %s has no element split; scoring without the cache", self.name)
+            self.element_cache = False
+
+    def check_encoding(self, encoding: str, source) -> None:
+        from epitools.io.checkpoint import check_encoding
+
+        check_encoding(self.ckpt, encoding, source)
+
+    def score(self, enhancer: np.ndarray, promoter: np.ndarray, extras: dict | None = None) -> np.ndarray:
+        """Probabilities of encoded pairs (see :func:`score_pairs`)."""
+        return score_pairs(self.model, enhancer, promoter, self.encoding, self.device, self.batch_size,
+                           self.element_cache, extras)
+
+    def annotate(self, table: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
+        table = table.copy()
+        table["score"] = scores
+        table["model"] = self.name
+        if self.fold is not None:
+            table["fold"] = self.fold
+        return table
+
+
+class _TableWriter:
+    """Append chunks of a table to one TSV, written atomically on close."""
+
+    def __init__(self, path):
+        self._ctx = atomic_open(path, "w")
+        self.fh = self._ctx.__enter__()
+        self.header = True
+        self.rows = 0
+
+    def write(self, table: pd.DataFrame) -> None:
+        table.to_csv(self.fh, sep="\t", index=False, header=self.header)
+        self.header = False
+        self.rows += len(table)
+
+    def close(self, exc=None) -> None:
+        if exc is None:
+            self._ctx.__exit__(None, None, None)
+        else:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+
+
+def _write_chunks(out, chunks) -> int:
+    writer = _TableWriter(out)
+    try:
+        for table in chunks:
+            writer.write(table)
+    except BaseException as exc:
+        writer.close(exc)
+        raise
+    writer.close()
+    return writer.rows
+
+
+def predict_store(predictor: Predictor, store_path, out, chunk_size: int = 8192,
+                  all_rows: bool = False) -> int:
+    """Score the rows of an encoded store and write the predictions table.
+
+    Augmented rows (shifted or reverse-complemented copies) are skipped unless ``all_rows``.
+    Returns the number of rows written.
+    """
+    if store_kind(store_path) == "genes":
+        return predict_gene_store(predictor, store_path, out, chunk_size)
+    from epitools.io.store import open_store
+
+    if predictor.task != "pairs":
+        raise UsageError(f"model '{predictor.name}' scores genes but {store_path} is a pair store")
+    store = open_store(store_path)
+    try:
+        predictor.check_encoding(store.encoding, store_path)
+        n = len(store)
+        rows = np.arange(n)
+        if not all_rows:
+            meta = store.read(None, fields=[f for f in ("enhancer_shift", "promoter_shift",
+                                                        "reverse_complement") if f in store.fields])
+            augmented = np.zeros(n, dtype=bool)
+            for value in meta.values():
+                augmented |= value.astype(bool)
+            rows = rows[~augmented]
+        table = order_pair_columns(store.pairs_table())
+        extra_fields = [f for f in EXTRA_FIELDS if f in store.fields]
+
+        def chunks():
+            bounds = range(0, len(rows), chunk_size)
+            for lo in progress(bounds, total=len(bounds), desc="predict", unit="chunk"):
+                idx = rows[lo:lo + chunk_size]
+                data = store.read(idx, fields=["enhancer", "promoter", *extra_fields])
+                extras = {k: data[k] for k in extra_fields}
+                scores = predictor.score(data["enhancer"], data["promoter"], extras)
+                yield predictor.annotate(table.iloc[idx].reset_index(drop=True), scores)
+
+        written = _write_chunks(out, chunks())
+    finally:
+        store.close()
+    log.info("scored %d pairs from %s with %s -> %s", written, store_path, predictor.name, out)
+    return written
+
+
+def _window_codes(genome, chroms, starts, ends, length: int):
+    """Base codes of windows centred on elements; distinct windows are fetched once."""
+    from epitools.data.windows import centered_starts
+
+    win = centered_starts(starts, ends, length)
+    keys = pd.MultiIndex.from_arrays([np.asarray(chroms, dtype=object), win])
+    codes_idx, uniq = pd.factorize(keys)
+    codes = genome.fetch_windows(uniq.get_level_values(0).to_numpy(), uniq.get_level_values(1).to_numpy(),
+                                 length)
+    return codes[codes_idx]
+
+
+def encode_chunk(chunk: pd.DataFrame, genome, enhancer_length: int, promoter_length: int,
+                 encoding: str, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Encode a chunk of a pair table as the model expects, shape (n, L) codes or (n, L-k+1) ids.
+
+    Windows are centred on each element (as ``epi-encode`` builds them); inline
+    ``enhancer_seq`` / ``promoter_seq`` columns are used when present.
+    """
+    from epitools.data.windows import inline_windows
+
+    out = []
+    for part, length in (("enhancer", enhancer_length), ("promoter", promoter_length)):
+        if f"{part}_seq" in chunk:
+            codes, _, _ = inline_windows(chunk[f"{part}_seq"].tolist(), length)
+        else:
+            if genome is None:
+                raise UsageError("--pairs without inline sequences needs --genome")
+            codes = _window_codes(genome, chunk[f"{part}_chrom"].to_numpy(), chunk[f"{part}_start"].to_numpy(),
+                                  chunk[f"{part}_end"].to_numpy(), length)
+        out.append(kmer_ids(codes, k) if encoding == "kmer" else codes)
+    return out[0], out[1]
+
+
+def predict_pairs(predictor: Predictor, pairs_path, genome_path, out, chunk_size: int = 8192) -> int:
+    """Score a pair table, encoding windows on the fly chunk by chunk (bounded memory)."""
+    from epitools.io.pairs import iter_pairs
+
+    if predictor.task != "pairs":
+        raise UsageError(f"model '{predictor.name}' scores genes; give it a gene store with --data")
+    genome = None
+    if genome_path is not None:
+        from epitools.io.genome import Genome
+
+        genome = Genome(genome_path)
+    hp = predictor.hparams
+    k = hp.get("k")
+
+    def chunks():
+        for chunk in progress(iter_pairs(pairs_path, chunksize=chunk_size), desc="predict", unit="chunk"):
+            enh, pro = encode_chunk(chunk, genome, hp["enhancer_length"], hp["promoter_length"],
+                                    predictor.encoding, k)
+            yield predictor.annotate(chunk.drop(columns=[c for c in ("enhancer_seq", "promoter_seq")
+                                                         if c in chunk]), predictor.score(enh, pro))
+
+    try:
+        written = _write_chunks(out, chunks())
+    finally:
+        if genome is not None:
+            genome.close()
+    if genome is not None and getattr(genome, "n_padded", 0):
+        log.info("%d windows ran past a chromosome end and were padded with N", genome.n_padded)
+    log.info("scored %d pairs from %s with %s -> %s", written, pairs_path, predictor.name, out)
+    return written
+
+
+@torch.no_grad()
+def predict_gene_store(predictor: Predictor, store_path, out, chunk_size: int = 1024) -> int:
+    """Predict log expression of every gene of a gene store (EPInformer)."""
+    from epitools.training.sources import GeneSource
+
+    if predictor.task != "genes":
+        raise UsageError(f"model '{predictor.name}' scores pairs but {store_path} is a gene store")
+    source = GeneSource(store_path)
+    try:
+        predictor.check_encoding(source.encoding, store_path)
+        n = len(source.table)
+
+        def chunks():
+            bounds = range(0, n, predictor.batch_size)
+            for lo in progress(bounds, total=len(bounds), desc="predict", unit="batch"):
+                rows = np.arange(lo, min(n, lo + predictor.batch_size))
+                batch = source.batch(rows, predictor.device)
+                pred = source.forward(predictor.model, batch)["prediction"].float().cpu().numpy()
+                yield predictor.annotate(source.prediction_table(rows), pred)
+
+        written = _write_chunks(out, chunks())
+    finally:
+        source.close()
+    return written

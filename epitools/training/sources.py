@@ -1,0 +1,312 @@
+"""Training data sources: a store opened for training, with its split, batches and targets.
+
+:func:`open_source` dispatches on the store's ``kind`` attribute: ``"pairs"`` (EPI
+classification, :class:`PairSource`) or ``"genes"`` (expression regression,
+:class:`GeneSource`). Training rows are read into memory once (base codes are one byte per
+base) and batches are expanded to one-hot on the target device.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from epitools.data.encoding import one_hot
+from epitools.data.splits import make_split
+from epitools.data.windows import centered_starts
+from epitools.errors import InputError, UsageError
+
+log = logging.getLogger(__name__)
+
+PAIR_FIELDS = ("enhancer", "promoter", "label", "enhancer_element", "promoter_element")
+# Optional per-row model inputs passed to ``forward`` as keyword extras (EPIPDLF signal branch).
+EXTRA_FIELDS = ("enhancer_signal", "promoter_signal")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise UsageError(f"unknown device '{device}'") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for but no CUDA device is available")
+    return dev
+
+
+def store_kind(path) -> str:
+    """The ``kind`` attribute of an HDF5 store (``"pairs"`` or ``"genes"``)."""
+    try:
+        with h5py.File(path, "r") as h5:
+            kind = h5.attrs.get("kind", "")
+    except OSError as exc:
+        raise InputError(f"cannot open HDF5 store: {exc}", path=path) from exc
+    return kind.decode() if isinstance(kind, bytes) else str(kind)
+
+
+def open_source(path, workers: int = 0):
+    """Open a store for training: :class:`PairSource` or :class:`GeneSource` by its kind."""
+    kind = store_kind(path)
+    if kind == "pairs":
+        return PairSource(path, workers=workers)
+    if kind == "genes":
+        return GeneSource(path, workers=workers)
+    raise InputError(f"unknown store kind {kind!r} (expected 'pairs' or 'genes')", path=path,
+                     field="kind")
+
+
+CANONICAL_COLUMNS = ("pair_id", "enhancer_chrom", "enhancer_start", "enhancer_end",
+                     "promoter_chrom", "promoter_start", "promoter_end", "label", "cell_type")
+
+
+def order_pair_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Canonical pair columns first (in their usual order), then the rest as they come."""
+    first = [c for c in CANONICAL_COLUMNS if c in table]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+class _Batches(torch.utils.data.Dataset):
+    """Item ``b`` = the ``b``-th batch of rows, as CPU tensors (what DataLoader workers build)."""
+
+    def __init__(self, arrays: dict, batches: list[np.ndarray]):
+        self.arrays = arrays
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, b):
+        rows = self.batches[b]
+        if isinstance(self.arrays, _GeneArrays):
+            return self.arrays.dataset.batch(np.sort(rows))
+        batch = {name: torch.from_numpy(np.ascontiguousarray(arr[rows])) for name, arr in self.arrays.items()}
+        batch["index"] = torch.from_numpy(rows)
+        return batch
+
+
+class _GeneArrays(dict):
+    """Adapter: lets :class:`_Batches` build gene batches through ``GeneDataset.batch``."""
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+
+class EpochLoader:
+    """Shuffled batches of in-memory rows, one DataLoader per epoch.
+
+    The permutation is drawn from ``generator`` (saved in ``last.pt``), so a resumed run
+    sees the same batches as an uninterrupted one.
+    """
+
+    def __init__(self, arrays: dict, positions: np.ndarray, rows: np.ndarray, batch_size: int,
+                 generator: torch.Generator, workers: int = 0, pin_memory: bool = False):
+        self.arrays, self.positions, self.rows = arrays, positions, rows
+        self.batch_size, self.generator = batch_size, generator
+        self.workers, self.pin_memory = workers, pin_memory
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def epoch(self):
+        perm = torch.randperm(len(self.rows), generator=self.generator).numpy()
+        batches = [self.positions[perm[i:i + self.batch_size]] for i in range(0, len(perm), self.batch_size)]
+        loader = torch.utils.data.DataLoader(_Batches(self.arrays, batches), batch_size=None,
+                                             shuffle=False, num_workers=self.workers,
+                                             pin_memory=self.pin_memory)
+        yield from loader
+
+
+class PairSource:
+    """A pair store opened for training (task ``"pairs"``)."""
+
+    task = "pairs"
+
+    def __init__(self, path, workers: int = 0):
+        from epitools.io.store import open_store
+
+        self.path = path
+        self.store = open_store(path)
+        self.workers = workers
+        attrs = self.store.attrs
+        self.encoding = attrs.get("encoding", "onehot")
+        self.provenance = attrs
+        self.geometry = {"enhancer_length": int(attrs["enhancer_length"]),
+                         "promoter_length": int(attrs["promoter_length"])}
+        if self.encoding == "kmer" and "k" in attrs:
+            self.geometry["k"] = int(attrs["k"])
+        fields = [f for f in PAIR_FIELDS + EXTRA_FIELDS if f in self.store.fields]
+        self.arrays = self.store.read(None, fields=fields)
+        self.arrays["label"] = self.arrays["label"].astype(np.float32)
+        meta = self.store.read(None, fields=[f for f in ("source_row", "enhancer_shift", "promoter_shift",
+                                                         "reverse_complement") if f in self.store.fields])
+        n = len(self.store)
+        self.source_row = meta.get("source_row", np.arange(n))
+        self.augmented = np.zeros(n, dtype=bool)
+        for name in ("enhancer_shift", "promoter_shift"):
+            if name in meta:
+                self.augmented |= meta[name] != 0
+        if "reverse_complement" in meta:
+            self.augmented |= meta["reverse_complement"].astype(bool)
+        self.shifts = {k: meta.get(f"{k}_shift", np.zeros(n, np.int64)) for k in ("enhancer", "promoter")}
+        self._table = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Source coordinates, ``label``, ``pair_id``, ``source_row`` (+ ``cell_type``) per row."""
+        if self._table is None:
+            self._table = self.store.pairs_table()
+            if "enhancer_chrom" not in self._table:
+                raise InputError("store has no 'pairs' group with pair coordinates; re-encode it "
+                                 "with a current epi-encode", path=self.path, field="pairs")
+        return self._table
+
+    def windows(self) -> pd.DataFrame:
+        """Window coordinates each row's sequence came from (for overlap groups)."""
+        t = self.table
+        out = {}
+        for part in ("enhancer", "promoter"):
+            length = self.geometry[f"{part}_length"]
+            start = centered_starts(t[f"{part}_start"], t[f"{part}_end"], length, self.shifts[part])
+            out[f"{part}_chrom"] = t[f"{part}_chrom"].to_numpy()
+            out[f"{part}_start"] = start
+            out[f"{part}_end"] = start + length
+        return pd.DataFrame(out)
+
+    def split(self, config):
+        t = self.table
+        windows = self.windows() if config.split in ("random", "cell") else None
+        return make_split(t, config.split, config.folds, config.fold, config.seed, config.val_fraction,
+                          windows=windows, train_cells=config.train_cells, test_cells=config.test_cells)
+
+    def originals(self, rows: np.ndarray) -> np.ndarray:
+        """The un-augmented rows among ``rows`` (all of them when the store has no augmentation)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return rows[~self.augmented[rows]]
+
+    def labels(self, rows) -> np.ndarray:
+        return self.arrays["label"][np.asarray(rows)]
+
+    targets = labels
+
+    def cell_types(self, rows) -> list:
+        if "cell_type" not in self.table:
+            return []
+        return sorted(set(self.table["cell_type"].astype(str).to_numpy()[np.asarray(rows)]))
+
+    def loader(self, rows, batch_size: int, generator: torch.Generator, device) -> EpochLoader:
+        rows = np.asarray(rows, dtype=np.int64)
+        return EpochLoader(self.arrays, rows, rows, batch_size, generator, self.workers,
+                           pin_memory=torch.device(device).type == "cuda")
+
+    def to_device(self, batch: dict, device) -> dict:
+        """Move a CPU batch to ``device``: one-hot expansion of base codes, long k-mer ids."""
+        out = {}
+        for name, value in batch.items():
+            value = value.to(device, non_blocking=True)
+            if name in ("enhancer", "promoter"):
+                value = one_hot(value) if self.encoding == "onehot" else value.long()
+            elif name == "label" or name in EXTRA_FIELDS:
+                value = value.float()
+            out[name] = value
+        return out
+
+    def batch(self, rows, device) -> dict:
+        rows = np.asarray(rows, dtype=np.int64)
+        return self.to_device(_Batches(self.arrays, [rows])[0], device)
+
+    @staticmethod
+    def forward(model, batch: dict) -> dict:
+        extras = {k: batch[k] for k in EXTRA_FIELDS if k in batch}
+        return model(batch["enhancer"], batch["promoter"], **extras)
+
+    def prediction_table(self, rows) -> pd.DataFrame:
+        return order_pair_columns(self.table.iloc[np.asarray(rows)].reset_index(drop=True))
+
+
+class GeneSource:
+    """A gene-level store opened for EPInformer training (task ``"genes"``: regression)."""
+
+    task = "genes"
+
+    def __init__(self, path, workers: int = 0):
+        from epitools.data import gene_dataset
+
+        self.path = path
+        self.workers = workers
+        self._module = gene_dataset
+        self.h5 = h5py.File(path, "r")
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v)
+                 for k, v in self.h5.attrs.items()}
+        self.provenance = {k: v for k, v in attrs.items() if not isinstance(v, np.ndarray)}
+        self.encoding = attrs.get("encoding", "onehot")
+        self.geometry = {k: int(attrs[k]) for k in ("enhancer_length", "promoter_length") if k in attrs}
+        self.expression = self.h5["expression"][:].astype(np.float64)
+        self.table = pd.DataFrame({
+            name: [x.decode() if isinstance(x, bytes) else x for x in self.h5[name][:]]
+            for name in ("gene", "chrom", "strand") if name in self.h5})
+        self.table["tss"] = self.h5["tss"][:]
+        self.table["expression"] = self.expression
+        self._gene_dataset = None
+
+    def close(self) -> None:
+        self.h5.close()
+
+    def split(self, config):
+        if config.split not in ("chrom", "chrom12"):
+            raise UsageError("gene stores are split by chromosome: use --split chrom12 (EPInformer) "
+                             "or --split chrom")
+        t = pd.DataFrame({"enhancer_chrom": self.table["chrom"], "enhancer_start": self.table["tss"],
+                          "enhancer_end": self.table["tss"] + 1, "promoter_chrom": self.table["chrom"],
+                          "promoter_start": self.table["tss"], "promoter_end": self.table["tss"] + 1})
+        return make_split(t, config.split, config.folds, config.fold, config.seed, config.val_fraction)
+
+    def originals(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        return rows[np.isfinite(self.expression[rows])]
+
+    def targets(self, rows):
+        return self.expression[np.asarray(rows)]
+
+    labels = targets
+
+    def cell_types(self, rows) -> list:
+        cell = self.provenance.get("cell_type")
+        return [cell] if cell else []
+
+    def _dataset(self):
+        if self._gene_dataset is None:
+            self._gene_dataset = self._module.GeneDataset(self.path)
+        return self._gene_dataset
+
+    def loader(self, rows, batch_size: int, generator: torch.Generator, device):
+        rows = self.originals(rows)
+        return EpochLoader(_GeneArrays(self._dataset()), rows, rows, batch_size, generator,
+                           self.workers, pin_memory=torch.device(device).type == "cuda")
+
+    def to_device(self, batch: dict, device) -> dict:
+        return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+    def batch(self, rows, device) -> dict:
+        rows = np.asarray(rows, dtype=np.int64)
+        order = np.argsort(rows, kind="stable")
+        batch = self._dataset().batch(rows[order])
+        inverse = torch.from_numpy(np.argsort(order, kind="stable"))
+        return self.to_device({k: v[inverse] for k, v in batch.items()}, device)
+
+    @staticmethod
+    def forward(model, batch: dict) -> dict:
+        # EPInformer takes a GeneDataset batch as keyword arguments and ignores the targets.
+        return model(**batch)
+
+    def prediction_table(self, rows) -> pd.DataFrame:
+        return self.table.iloc[np.asarray(rows)].reset_index(drop=True)

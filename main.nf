@@ -1,0 +1,241 @@
+#!/usr/bin/env nextflow
+/*
+ * epitools: enhancer-promoter interactions (--mode pairs) and gene expression with enhancer
+ * prioritization (--mode genes). Every step is an epi-* command; this file only wires
+ * channels (fan-out over samples, models and folds, joins by sample).
+ */
+nextflow.enable.dsl = 2
+
+include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin/nf-schema'
+
+include { EPI_SIMULATE                } from './modules/local/epi_simulate/main'
+include { EPI_FETCH as FETCH_GENOME   } from './modules/local/epi_fetch/main'
+include { EPI_FETCH as FETCH_PAIRS    } from './modules/local/epi_fetch/main'
+include { EPI_FETCH as FETCH_CRISPR   } from './modules/local/epi_fetch/main'
+include { HIC_CONTACTS                } from './modules/local/hic_contacts/main'
+include { EPI_ENCODE                  } from './modules/local/epi_encode/main'
+include { EPI_ENCODE_GENES            } from './modules/local/epi_encode_genes/main'
+include { EPI_TRAIN                   } from './modules/local/epi_train/main'
+include { EPI_PREDICT                 } from './modules/local/epi_predict/main'
+include { EPI_ATTRIBUTE_SCORES        } from './modules/local/epi_attribute_scores/main'
+include { EPI_MODISCO                 } from './modules/local/epi_modisco/main'
+include { EPI_PRIORITIZE              } from './modules/local/epi_prioritize/main'
+include { EPI_EVALUATE                } from './modules/local/epi_evaluate/main'
+include { EPI_REPORT                  } from './modules/local/epi_report/main'
+
+// A value written `source:id` (genome:hg38, targetfinder:K562, encode:ENCFF...) is an
+// accession that EPI_FETCH downloads; anything else is a local file.
+def isAccession(value) {
+    value instanceof CharSequence && value ==~ /^(genome|targetfinder|bengi|encode|4dn|url):.+/
+}
+
+def fetchRequest(value) {
+    def parts = value.toString().split(':', 2)
+    [[id: parts[1].replaceAll(/[^A-Za-z0-9_.-]/, '_'), key: value.toString()], parts[0], parts[1]]
+}
+
+def listOf(csv) {
+    csv ? csv.toString().tokenize(',')*.trim().findAll { it } : []
+}
+
+// Index files (.fai, .gzi) beside a local FASTA travel with it.
+def localGenome(value) {
+    def fasta = file(value.toString(), checkIfExists: true)
+    [fasta, [file("${fasta}.fai"), file("${fasta}.gzi")].findAll { it.exists() }]
+}
+
+def firstTable(files) {
+    (files instanceof List ? files : [files]).find { it.name != 'fetch.tsv' }
+}
+
+def encodingOf(model) {
+    listOf(params.kmer_models).contains(model) ? 'kmer' : 'onehot'
+}
+
+def foldsToRun(total) {
+    params.run_folds ? listOf(params.run_folds).collect { it as int } : (1..total).toList()
+}
+
+def metricOf(json) {
+    def value = new groovy.json.JsonSlurper().parse(json)[params.select_metric]
+    value instanceof Number ? value as double : Double.NEGATIVE_INFINITY
+}
+
+workflow EPITOOLS {
+    take:
+    samples   // [ meta, pairs, genome, hic, dnase, h3k27ac, genes, expression, elements ]
+    crispr    // [ meta, benchmark ] or empty
+
+    main:
+    ch_versions = Channel.empty()
+
+    // ---- accessions -> EPI_FETCH; local paths pass through, keyed by the samplesheet value
+    ch_genome_values = samples.map { row -> [row[0], row[2]] }
+    FETCH_GENOME(
+        ch_genome_values.filter { meta, genome -> isAccession(genome) }
+            .map { meta, genome -> genome.toString() }.unique().map { fetchRequest(it) }
+    )
+    ch_versions = ch_versions.mix(FETCH_GENOME.out.versions)
+    ch_fetched_genomes = FETCH_GENOME.out.genome
+        .join(FETCH_GENOME.out.genome_index, remainder: true)
+        .map { meta, fasta, index -> [meta.key, fasta, index ?: []] }
+    ch_genome = ch_genome_values.filter { meta, genome -> isAccession(genome) }
+        .map { meta, genome -> [genome.toString(), meta] }
+        .combine(ch_fetched_genomes, by: 0)
+        .map { key, meta, fasta, index -> [meta, fasta, index] }
+        .mix(ch_genome_values.filter { meta, genome -> genome && !isAccession(genome) }
+            .map { meta, genome -> [meta] + localGenome(genome) })
+
+    ch_pairs_values = samples.map { row -> [row[0], row[1]] }.filter { meta, pairs -> pairs }
+    FETCH_PAIRS(
+        ch_pairs_values.filter { meta, pairs -> isAccession(pairs) }
+            .map { meta, pairs -> pairs.toString() }.unique().map { fetchRequest(it) }
+    )
+    ch_versions = ch_versions.mix(FETCH_PAIRS.out.versions)
+    ch_pairs = ch_pairs_values.filter { meta, pairs -> isAccession(pairs) }
+        .map { meta, pairs -> [pairs.toString(), meta] }
+        .combine(FETCH_PAIRS.out.tables.map { meta, files -> [meta.key, firstTable(files)] }, by: 0)
+        .map { key, meta, pairs -> [meta, pairs] }
+        .mix(ch_pairs_values.filter { meta, pairs -> !isAccession(pairs) }
+            .map { meta, pairs -> [meta, file(pairs.toString(), checkIfExists: true)] })
+
+    // Hi-C: the sample's own file, else --hic, else none (power-law contacts).
+    ch_hic = samples.map { row -> [row[0], row[3] ?: (params.hic ? file(params.hic, checkIfExists: true) : [])] }
+    ch_tracks = samples.map { row -> [row[0], row[4] ?: [], row[5] ?: []] }
+
+    ch_runs = Channel.empty()
+    ch_best_input = Channel.empty()
+
+    if (params.mode == 'pairs') {
+        // ---- contacts (only where there is Hi-C) -> encode per encoding -> models x folds
+        ch_with_hic = ch_pairs.join(ch_hic).branch { meta, pairs, hic ->
+            hic: hic
+            none: true
+        }
+        HIC_CONTACTS(ch_with_hic.hic)
+        ch_versions = ch_versions.mix(HIC_CONTACTS.out.versions)
+        ch_pairs_ready = HIC_CONTACTS.out.pairs.mix(ch_with_hic.none.map { meta, pairs, hic -> [meta, pairs] })
+
+        ch_models = Channel.fromList(listOf(params.models))
+        EPI_ENCODE(
+            ch_pairs_ready.join(ch_genome)
+                .combine(ch_models.map { encodingOf(it) }.unique())
+                .map { meta, pairs, fasta, index, encoding -> [meta + [encoding: encoding], pairs, fasta, index] }
+        )
+        ch_versions = ch_versions.mix(EPI_ENCODE.out.versions)
+
+        ch_train = EPI_ENCODE.out.store
+            .combine(ch_models)
+            .filter { meta, store, model -> meta.encoding == encodingOf(model) }
+            .flatMap { meta, store, model ->
+                foldsToRun(params.folds).collect { fold ->
+                    [meta + [model: model, split: params.split, folds: params.folds, fold: fold], store]
+                }
+            }
+        EPI_TRAIN(ch_train)
+        ch_versions = ch_versions.mix(EPI_TRAIN.out.versions)
+        ch_runs = EPI_TRAIN.out.run
+
+        EPI_PREDICT(EPI_TRAIN.out.model.join(ch_train))
+        ch_versions = ch_versions.mix(EPI_PREDICT.out.versions)
+
+        // ---- attribute the best run of each sample (by --select_metric on its test fold)
+        if (params.attribute) {
+            ch_best = EPI_TRAIN.out.metrics.join(EPI_TRAIN.out.model)
+                .map { meta, metrics, model -> [meta.id, meta, model, metricOf(metrics)] }
+                .groupTuple()
+                .map { id, metas, models, scores ->
+                    def best = scores.indexOf(scores.max())
+                    [[metas[best].id, metas[best].encoding], metas[best], models[best]]
+                }
+            ch_best_input = ch_best
+                .combine(EPI_ENCODE.out.store.map { meta, store -> [[meta.id, meta.encoding], store] }, by: 0)
+                .map { key, meta, model, store -> [meta, model, store] }
+            EPI_ATTRIBUTE_SCORES(ch_best_input)
+            ch_versions = ch_versions.mix(EPI_ATTRIBUTE_SCORES.out.versions)
+            EPI_MODISCO(EPI_ATTRIBUTE_SCORES.out.attributions)
+            ch_versions = ch_versions.mix(EPI_MODISCO.out.versions)
+        }
+    } else {
+        // ---- contacts -> gene store -> EPInformer over the 12 chromosome folds -> prioritize
+        ch_genes = samples.map { row ->
+            if (!row[6] || !row[8]) {
+                error "Sample '${row[0].id}': --mode genes needs the `genes` and `elements` columns"
+            }
+            if (row[7]) {
+                error "Sample '${row[0].id}': put measured expression in the genes table's `expression` column; a separate expression file is not read"
+            }
+            [row[0], row[6], row[8]]
+        }
+        EPI_ENCODE_GENES(
+            ch_genes.join(ch_genome).join(ch_hic)
+                .map { meta, genes, elements, fasta, index, hic -> [meta, genes, elements, fasta, index, hic] }
+        )
+        ch_versions = ch_versions.mix(EPI_ENCODE_GENES.out.versions)
+
+        ch_train = EPI_ENCODE_GENES.out.store.flatMap { meta, store ->
+            foldsToRun(params.gene_folds).collect { fold ->
+                [meta + [model: params.gene_model, split: 'chrom12', folds: params.gene_folds, fold: fold], store]
+            }
+        }
+        EPI_TRAIN(ch_train)
+        ch_versions = ch_versions.mix(EPI_TRAIN.out.versions)
+        ch_runs = EPI_TRAIN.out.run
+
+        // Candidate pairs (when given) get contacts and ABC scores.
+        HIC_CONTACTS(ch_pairs.join(ch_hic))
+        ch_versions = ch_versions.mix(HIC_CONTACTS.out.versions)
+        EPI_PRIORITIZE(HIC_CONTACTS.out.pairs.join(ch_tracks).join(ch_hic))
+        ch_versions = ch_versions.mix(EPI_PRIORITIZE.out.versions)
+
+        EPI_EVALUATE(EPI_PRIORITIZE.out.scores.combine(crispr.map { meta, benchmark -> benchmark }))
+        ch_versions = ch_versions.mix(EPI_EVALUATE.out.versions)
+    }
+
+    EPI_REPORT(ch_runs.map { meta, run -> [[id: meta.id, cell_type: meta.cell_type], run] }.groupTuple())
+    ch_versions = ch_versions.mix(EPI_REPORT.out.versions)
+
+    emit:
+    runs     = ch_runs
+    report   = EPI_REPORT.out.html
+    versions = ch_versions
+}
+
+workflow {
+    validateParameters()
+    log.info paramsSummaryLog(workflow)
+
+    if (params.input) {
+        ch_samples = Channel.fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
+    } else if (params.simulate) {
+        // The test profile: one simulated sample with planted, known truth.
+        EPI_SIMULATE(Channel.of([id: 'simulated', cell_type: params.simulate_cell_type]))
+        ch_samples = EPI_SIMULATE.out.pairs
+            .join(EPI_SIMULATE.out.genome)
+            .join(EPI_SIMULATE.out.hic)
+            .join(EPI_SIMULATE.out.dnase)
+            .join(EPI_SIMULATE.out.h3k27ac)
+            .join(EPI_SIMULATE.out.genes)
+            .join(EPI_SIMULATE.out.elements)
+            .map { meta, pairs, fasta, fai, hic, dnase, h3k27ac, genes, elements ->
+                [meta, pairs, fasta, hic, dnase, h3k27ac, genes, [], elements]
+            }
+    } else {
+        error "Give --input samplesheet.csv (or use -profile test, which simulates a data set)"
+    }
+
+    ch_crispr = Channel.empty()
+    if (params.crispr) {
+        if (isAccession(params.crispr)) {
+            FETCH_CRISPR(Channel.of(fetchRequest(params.crispr)))
+            ch_crispr = FETCH_CRISPR.out.tables.map { meta, files -> [meta, firstTable(files)] }
+        } else {
+            ch_crispr = Channel.of([[id: 'crispr'], file(params.crispr, checkIfExists: true)])
+        }
+    }
+
+    EPITOOLS(ch_samples, ch_crispr)
+
+    EPITOOLS.out.versions.unique()
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true)
+}

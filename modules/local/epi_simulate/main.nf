@@ -1,0 +1,52 @@
+process EPI_SIMULATE {
+    tag "${meta.id}"
+    label 'process_low'
+    container "${params.container_cpu}"
+
+    input:
+    val(meta)
+
+    output:
+    tuple val(meta), path("${prefix}")                                   , emit: dir
+    tuple val(meta), path("${prefix}/pairs.tsv")                         , emit: pairs
+    tuple val(meta), path("${prefix}/genome.fa"), path("${prefix}/genome.fa.fai"), emit: genome
+    tuple val(meta), path("${prefix}/genes.tsv")                         , emit: genes
+    tuple val(meta), path("${prefix}/elements.bed")                      , emit: elements
+    tuple val(meta), path("${prefix}/hic.cool")                          , emit: hic
+    tuple val(meta), path("${prefix}/dnase.bw")                          , emit: dnase
+    tuple val(meta), path("${prefix}/h3k27ac.bw")                        , emit: h3k27ac
+    tuple val(meta), path("${prefix}/truth.json")                        , emit: truth
+    path "versions.yml"                                                  , emit: versions
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    epi-simulate \\
+        --out ${prefix} \\
+        --seed ${params.seed} \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        epitools: \$(epi --version 2>&1 | sed 's/^.*version //')
+    END_VERSIONS
+    """
+
+    stub:
+    prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    mkdir -p ${prefix}
+    touch ${prefix}/pairs.tsv ${prefix}/genome.fa ${prefix}/genome.fa.fai ${prefix}/genes.tsv
+    touch ${prefix}/elements.bed ${prefix}/hic.cool ${prefix}/dnase.bw ${prefix}/h3k27ac.bw
+    echo '{}' > ${prefix}/truth.json
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        epitools: \$(epi --version 2>&1 | sed 's/^.*version //')
+    END_VERSIONS
+    """
+}

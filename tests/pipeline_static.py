@@ -1,0 +1,500 @@
+"""Static checks of the Nextflow pipeline (Nextflow itself is not needed).
+
+Each ``check_*`` function takes the repository root and returns a list of problems
+(strings naming the file and what is wrong); an empty list means the rule holds.
+``tests/test_pipeline_static.py`` runs them on the tree and on broken copies of it;
+``tests/test_pipeline_commands.py`` uses :func:`render_command` to run each module's
+command line on simulated data.
+
+Parsing is done by ``reftrace`` (a Nextflow parser); the few things reftrace does not
+expose (process sections, script text, ``params`` blocks, ``ext.args``) are read from
+the text with brace matching that skips strings and comments.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import importlib
+import importlib.util
+import json
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import reftrace
+
+SECTION_RE = re.compile(r"^\s*(input|output|when|script|shell|exec|stub|topic):\s*$", re.M)
+FLAG_RE = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*)")
+COMMAND_RE = re.compile(r"(?<![\w-])(epi-[a-z]+)\b(?:[ \t]+(?!\\)([a-z][a-z0-9-]*))?")
+PARAM_RE = re.compile(r"\bparams\.([A-Za-z_]\w*)")
+GPU_PROCESSES = {"EPI_TRAIN", "EPI_ATTRIBUTE_SCORES"}
+REQUIRED_LABELS = {"process_single", "process_low", "process_medium", "process_high", "process_gpu"}
+
+
+# ----------------------------------------------------------------------------- text helpers
+def _skip_string(text: str, i: int) -> int:
+    """Index just past the string literal starting at ``text[i]``."""
+    for quote in ('"""', "'''"):
+        if text.startswith(quote, i):
+            end = i + 3
+            while True:
+                end = text.find(quote, end)
+                if end < 0:
+                    return len(text)
+                if text[end - 1] != "\\":
+                    return end + 3
+                end += 1
+    quote = text[i]
+    j = i + 1
+    while j < len(text) and text[j] != quote:
+        if text[j] == "\\":
+            j += 1
+        elif text[j] == "\n" and quote == "'":
+            break
+        j += 1
+    return j + 1
+
+
+def matching_brace(text: str, open_index: int) -> int:
+    """Index of the ``}`` closing the ``{`` at ``open_index`` (strings and comments skipped)."""
+    depth, i = 0, open_index
+    while i < len(text):
+        c = text[i]
+        if c in "\"'":
+            i = _skip_string(text, i)
+            continue
+        if text.startswith("//", i):
+            i = text.find("\n", i)
+            i = len(text) if i < 0 else i
+            continue
+        if text.startswith("/*", i):
+            i = text.find("*/", i)
+            i = len(text) if i < 0 else i + 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    raise ValueError("unbalanced braces")
+
+
+def blocks(text: str, head: str) -> dict[str, str]:
+    """Bodies of ``<head> NAME {...}`` blocks (e.g. ``process``), by name."""
+    found = {}
+    for m in re.finditer(rf"^\s*{head}\s+([A-Za-z_]\w*)\s*\{{", text, re.M):
+        start = m.end() - 1
+        found[m.group(1)] = text[start + 1:matching_brace(text, start)]
+    return found
+
+
+def scope(text: str, head: str) -> str | None:
+    """Body of the first ``<head> {...}`` scope (e.g. ``params``), or None."""
+    m = re.search(rf"^\s*{re.escape(head)}\s*\{{", text, re.M)
+    if not m:
+        return None
+    start = m.end() - 1
+    return text[start + 1:matching_brace(text, start)]
+
+
+def sections(body: str) -> dict[str, str]:
+    """A process body split into its ``input: output: script: stub:`` sections."""
+    marks = list(SECTION_RE.finditer(body))
+    return {m.group(1): body[m.end():(marks[k + 1].start() if k + 1 < len(marks) else len(body))]
+            for k, m in enumerate(marks)}
+
+
+def command_text(script: str) -> str:
+    """The script section without the versions.yml heredoc."""
+    return script.split("cat <<-END_VERSIONS")[0]
+
+
+def assignments(body: str) -> dict[str, str]:
+    """``name = value`` lines of a params scope (value as written)."""
+    return {m.group(1): m.group(2).strip()
+            for m in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*(.+?)\s*$", body, re.M)}
+
+
+def groovy_literal(value: str):
+    """A Groovy literal (string, number, boolean, null) as Python; other expressions unchanged."""
+    if value in ("null", ""):
+        return None
+    if value in ("true", "false"):
+        return value == "true"
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    try:
+        return int(value)
+    except ValueError:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+
+
+# ----------------------------------------------------------------------------- the pipeline
+@functools.lru_cache(maxsize=512)
+def _parse_module(path: str, mtime_ns: int, size: int):
+    """reftrace parse of a .nf file, cached while the file is unchanged."""
+    return reftrace.Module.from_file(path)
+
+
+@dataclass
+class Process:
+    name: str
+    path: Path
+    body: str
+    parsed: object  # reftrace.Process
+
+    @property
+    def sections(self) -> dict[str, str]:
+        return sections(self.body)
+
+    @property
+    def script(self) -> str:
+        return self.sections.get("script", "")
+
+    def command(self) -> tuple[str | None, str | None]:
+        """The ``epi-*`` command the script runs and its subcommand (None when not a group call)."""
+        m = COMMAND_RE.search(command_text(self.script))
+        return (m.group(1), m.group(2)) if m else (None, None)
+
+    def flags(self) -> set[str]:
+        return set(FLAG_RE.findall(command_text(self.script)))
+
+
+@dataclass
+class Pipeline:
+    root: Path
+    errors: list[str] = field(default_factory=list)
+
+    def nf_files(self) -> list[Path]:
+        files = [self.root / "main.nf"] + sorted((self.root / "modules").rglob("*.nf"))
+        files += sorted((self.root / "subworkflows").rglob("*.nf")) if (self.root / "subworkflows").is_dir() else []
+        return [f for f in files if f.is_file() and not f.name.endswith(".nf.test")]
+
+    def config_files(self) -> list[Path]:
+        files = [self.root / "nextflow.config"] + sorted((self.root / "conf").glob("*.config"))
+        files += [self.root / "tests" / "nextflow.config", self.root / "nf-test.config"]
+        files += sorted((self.root / "modules").rglob("tests/nextflow.config"))
+        return [f for f in files if f.is_file()]
+
+    def module(self, path: Path):
+        stat = Path(path).stat()
+        return _parse_module(str(path), stat.st_mtime_ns, stat.st_size)
+
+    def processes(self) -> dict[str, Process]:
+        found = {}
+        for path in sorted((self.root / "modules").rglob("main.nf")):
+            parsed = self.module(path)
+            if isinstance(parsed, reftrace.ParseError):
+                continue
+            bodies = blocks(path.read_text(), "process")
+            for proc in parsed.processes:
+                found[proc.name] = Process(proc.name, path, bodies.get(proc.name, ""), proc)
+        return found
+
+    def aliases(self) -> dict[str, str]:
+        """Name used in main.nf -> process name (``include { A as B }``)."""
+        parsed = self.module(self.root / "main.nf")
+        if isinstance(parsed, reftrace.ParseError):
+            return {}
+        return {(item.alias or item.name): item.name for inc in parsed.includes
+                for item in inc.items if not inc.from_module.startswith("plugin/")}
+
+    def params(self, profile: str | None = None) -> dict:
+        """Parameter defaults of nextflow.config, overlaid by a profile's config file."""
+        values = {k: groovy_literal(v) for k, v in
+                  assignments(scope((self.root / "nextflow.config").read_text(), "params") or "").items()}
+        if profile:
+            body = scope(self.profile_config(profile).read_text(), "params") or ""
+            values.update({k: groovy_literal(v) for k, v in assignments(body).items()})
+        return values
+
+    def profile_config(self, profile: str) -> Path:
+        return self.root / "conf" / f"{profile}.config"
+
+    def ext_args(self, process: str, profile: str | None = None) -> str | None:
+        """``ext.args`` of a process (by name or alias) with ``${params.x}`` filled in."""
+        files = [self.root / "conf" / "modules.config"] + ([self.profile_config(profile)] if profile else [])
+        params = self.params(profile)
+        names = {process} | {alias for alias, real in self.aliases().items() if real == process}
+        qualified = names | {f"EPITOOLS:{n}" for n in names}
+        value = None
+        for path in files:
+            process_scope = scope(path.read_text(), "process") or ""
+            for m in re.finditer(r"withName:\s*'([^']+)'\s*\{", process_scope):
+                open_index = m.end() - 1
+                body = process_scope[open_index + 1:matching_brace(process_scope, open_index)]
+                if not any(re.fullmatch(m.group(1), q) for q in qualified):
+                    continue
+                arg = re.search(r"ext\.args\s*=\s*(\{\s*\"(.*?)\"\s*\}|'(.*?)'|\"(.*?)\")", body, re.S)
+                if arg:
+                    value = next(g for g in arg.groups()[1:] if g is not None)
+        if value is None:
+            return None
+        return re.sub(r"\$\{params\.(\w+)\}", lambda p: str(params.get(p.group(1))), value)
+
+
+# ----------------------------------------------------------------------------- checks
+def check_parse(root: Path) -> list[str]:
+    """Every .nf and .config file parses."""
+    pipe, problems = Pipeline(Path(root)), []
+    for path in pipe.nf_files():
+        parsed = pipe.module(path)
+        if isinstance(parsed, reftrace.ParseError):
+            problems.append(f"{path}: does not parse: {parsed.error}")
+    for path in pipe.config_files():
+        result = reftrace.ConfigFile.from_file(str(path))
+        if result.error is not None:
+            problems.append(f"{path}: does not parse: {result.error.error}")
+    return problems
+
+
+def check_processes(root: Path) -> list[str]:
+    """Every process has tag, label, container, ext.args, a versions output and a stub."""
+    problems = []
+    for name, proc in Pipeline(Path(root)).processes().items():
+        where = f"{proc.path}: process {name}"
+        if not proc.parsed.tags:
+            problems.append(f"{where}: no tag")
+        labels = {lab.value for lab in proc.parsed.labels}
+        if not labels & REQUIRED_LABELS:
+            problems.append(f"{where}: no resource label ({', '.join(sorted(REQUIRED_LABELS))})")
+        if name in GPU_PROCESSES and "process_gpu" not in labels:
+            problems.append(f"{where}: must carry label 'process_gpu'")
+        if not proc.parsed.containers:
+            problems.append(f"{where}: no container")
+        secs = proc.sections
+        if "versions.yml" not in secs.get("output", ""):
+            problems.append(f"{where}: no versions.yml output")
+        if "task.ext.args" not in secs.get("script", ""):
+            problems.append(f"{where}: script does not read task.ext.args")
+        if not secs.get("stub", "").strip():
+            problems.append(f"{where}: no stub block")
+        elif "versions.yml" not in secs["stub"]:
+            problems.append(f"{where}: stub does not write versions.yml")
+        if "tuple val(meta)" not in secs.get("input", "") and "val(meta)" not in secs.get("input", ""):
+            problems.append(f"{where}: inputs are not tuple val(meta), ...")
+    return problems
+
+
+def check_includes(root: Path) -> list[str]:
+    """Includes resolve to files defining the named processes; every called process is included."""
+    pipe, problems = Pipeline(Path(root)), []
+    for path in pipe.nf_files():
+        parsed = pipe.module(path)
+        if isinstance(parsed, reftrace.ParseError):
+            continue
+        for inc in parsed.includes:
+            if inc.from_module.startswith("plugin/"):
+                continue
+            target = (path.parent / inc.from_module).resolve()
+            target = target if target.suffix == ".nf" else target.with_suffix(".nf")
+            if not target.is_file():
+                problems.append(f"{path}:{inc.line}: include from '{inc.from_module}': no file {target}")
+                continue
+            module = pipe.module(target)
+            defined = set() if isinstance(module, reftrace.ParseError) else (
+                {p.name for p in module.processes} | {w.name for w in module.workflows})
+            for item in inc.items:
+                if item.name not in defined:
+                    problems.append(f"{path}:{inc.line}: '{item.name}' is not defined in {target}")
+    main = pipe.root / "main.nf"
+    parsed = pipe.module(main)
+    if not isinstance(parsed, reftrace.ParseError):
+        known = set(pipe.aliases()) | {w.name for w in parsed.workflows if w.name}
+        text = main.read_text()
+        for body in blocks(text, "workflow").values():
+            for m in re.finditer(r"\b([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z]{3,})\s*\(", body):
+                if m.group(1) not in known:
+                    problems.append(f"{main}: workflow calls {m.group(1)} which is not included")
+    return problems
+
+
+def _pyproject_scripts(root: Path) -> dict[str, str]:
+    data = tomllib.loads((Path(root) / "pyproject.toml").read_text())
+    return data["project"]["scripts"]
+
+
+def _click_options(cmd) -> set[str]:
+    return {opt for p in cmd.params for opt in (*p.opts, *p.secondary_opts)
+            if opt.startswith("--")} | {"--help"}
+
+
+def cli_command(root: Path, command: str, subcommand: str | None):
+    """``(click command, None)``, or ``(None, reason)`` when it cannot be checked yet or is wrong.
+
+    The reason starts with "pending" when the console script is declared but its module is
+    not written yet; any other reason is an error.
+    """
+    scripts = _pyproject_scripts(root)
+    if command not in scripts:
+        return None, f"'{command}' is not a console script of the package"
+    module_name = scripts[command].split(":")[0]
+    if importlib.util.find_spec(module_name) is None:
+        return None, f"pending: {module_name} does not exist yet"
+    cmd = importlib.import_module(module_name).main
+    if hasattr(cmd, "commands"):
+        if subcommand is None or subcommand not in cmd.commands:
+            return None, f"'{command}' has no subcommand '{subcommand}' ({', '.join(sorted(cmd.commands))})"
+        cmd = cmd.commands[subcommand]
+    return cmd, None
+
+
+def check_cli_flags(root: Path, profiles=(None, "test")) -> tuple[list[str], list[str]]:
+    """Every --flag of a module script and of its ext.args exists in its click command.
+
+    Returns ``(problems, pending)``: pending lists processes whose command module is not
+    written yet (declared in pyproject.toml, absent from the package).
+    """
+    pipe, problems, pending = Pipeline(Path(root)), [], []
+    for name, proc in pipe.processes().items():
+        command, subcommand = proc.command()
+        if command is None:
+            problems.append(f"{proc.path}: process {name} runs no epi-* command")
+            continue
+        cmd, reason = cli_command(root, command, subcommand)
+        if cmd is None:
+            (pending if reason.startswith("pending") else problems).append(f"{name} ({command}): {reason}")
+            continue
+        flags = {f: "script" for f in proc.flags()}
+        for profile in profiles:
+            args = pipe.ext_args(name, profile) or ""
+            flags.update({f: f"ext.args ({profile or 'default'} config)" for f in FLAG_RE.findall(args)})
+        options = _click_options(cmd)
+        for flag, where in sorted(flags.items()):
+            if flag not in options:
+                problems.append(f"{proc.path}: {name} passes {flag} ({where}) but "
+                                f"{command}{' ' + subcommand if subcommand else ''} has no such option")
+    return problems, pending
+
+
+def check_params(root: Path) -> list[str]:
+    """params.* used anywhere are defined in nextflow.config and in nextflow_schema.json, and back."""
+    pipe, problems = Pipeline(Path(root)), []
+    defined = set(pipe.params())
+    schema = json.loads((pipe.root / "nextflow_schema.json").read_text())
+    documented = {}
+    for group in schema.get("$defs", {}).values():
+        documented.update(group.get("properties", {}))
+    documented.update(schema.get("properties", {}))
+    used: dict[str, str] = {}
+    for path in pipe.nf_files() + pipe.config_files():
+        for m in PARAM_RE.finditer(path.read_text()):
+            used.setdefault(m.group(1), str(path))
+    for profile_file in pipe.config_files()[1:]:
+        for name in assignments(scope(profile_file.read_text(), "params") or ""):
+            used.setdefault(name, str(profile_file))
+    for name, where in sorted(used.items()):
+        if name not in defined:
+            problems.append(f"{where}: params.{name} is not defined in nextflow.config")
+    for name in sorted(defined - set(documented)):
+        problems.append(f"nextflow.config: params.{name} is not documented in nextflow_schema.json")
+    for name in sorted(set(documented) - defined):
+        problems.append(f"nextflow_schema.json: '{name}' is not a param of nextflow.config")
+    for name in sorted(defined - set(used) - {"input", "outdir"}):
+        problems.append(f"nextflow.config: params.{name} is never used")
+    for name, spec in sorted(documented.items()):
+        if not spec.get("description") or not spec.get("type"):
+            problems.append(f"nextflow_schema.json: '{name}' needs a type and a description")
+        default = pipe.params().get(name)
+        if "default" in spec and spec["default"] != default:
+            problems.append(f"nextflow_schema.json: default of '{name}' is {spec['default']!r}, "
+                            f"nextflow.config says {default!r}")
+    return problems
+
+
+# ----------------------------------------------------------------------------- samplesheet
+def validate_row(row: dict, schema: dict) -> list[str]:
+    """Problems of one samplesheet row under the subset of JSON Schema the schema uses."""
+    present = {k: v for k, v in row.items() if v not in (None, "")}
+    problems = [f"missing required '{k}'" for k in schema.get("required", []) if k not in present]
+    if "anyOf" in schema and not any(all(k in present for k in alt.get("required", []))
+                                     for alt in schema["anyOf"]):
+        problems.append("needs one of: " + " or ".join("+".join(a["required"]) for a in schema["anyOf"]))
+    props = schema.get("properties", {})
+    for key, value in present.items():
+        spec = props.get(key)
+        if spec is None:
+            problems.append(f"column '{key}' is not in the schema")
+        elif "pattern" in spec and not re.search(spec["pattern"], value):
+            problems.append(f"'{key}' = {value!r} does not match {spec['pattern']}")
+        elif "enum" in spec and value not in spec["enum"]:
+            problems.append(f"'{key}' = {value!r} is not one of {spec['enum']}")
+    return problems
+
+
+def check_samplesheet(root: Path) -> list[str]:
+    """assets/schema_input.json and assets/samplesheet_test.csv agree (columns in schema order)."""
+    root = Path(root)
+    schema = json.loads((root / "assets" / "schema_input.json").read_text())
+    items = schema["items"]
+    sheet = root / "assets" / "samplesheet_test.csv"
+    with open(sheet, newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        rows = list(reader)
+    problems = []
+    if header != list(items["properties"]):
+        problems.append(f"{sheet}: columns {header} differ from the schema's {list(items['properties'])} "
+                        "(main.nf reads samplesheet rows in schema order)")
+    if not rows:
+        problems.append(f"{sheet}: no rows")
+    seen = set()
+    for line, row in enumerate(rows, start=2):
+        problems += [f"{sheet}:{line}: {p}" for p in validate_row(row, items)]
+        for key in schema.get("uniqueEntries", []):
+            if (key, row.get(key)) in seen:
+                problems.append(f"{sheet}:{line}: duplicate {key} {row.get(key)!r}")
+            seen.add((key, row.get(key)))
+    return problems
+
+
+def check_all(root: Path) -> list[str]:
+    """Every rule (pending CLI modules are not problems)."""
+    root = Path(root)
+    return (check_parse(root) + check_processes(root) + check_includes(root)
+            + check_cli_flags(root)[0] + check_params(root) + check_samplesheet(root))
+
+
+# ----------------------------------------------------------------------------- rendering
+_DEF_RE = re.compile(r"^\s*def\s+(\w+)\s*=\s*([\w.]+)\s*\?\s*\"(.*)\"\s*:\s*''\s*$")
+_VAR_RE = re.compile(r"\$\{\s*([A-Za-z_][\w.]*)\s*\}|(?<!\\)\$([A-Za-z_]\w*)")
+
+
+def render_command(proc: Process, binding: dict) -> list[str]:
+    """The process's command line as argv, with Groovy placeholders taken from ``binding``.
+
+    ``binding`` maps names used in the script (``args``, ``prefix``, input names,
+    ``meta.id``, ``params.seed``, ...) to values; an input bound to None or "" is absent
+    (its ``def x_arg = x ? "--flag ${x}" : ''`` becomes empty). Unknown placeholders raise
+    KeyError, so a new expression in a script is noticed by the test.
+    """
+    values = dict(binding)
+    text = command_text(proc.script)
+
+    def fill(s: str) -> str:
+        def one(m):
+            key = m.group(1) or m.group(2)
+            if key not in values:
+                raise KeyError(f"{proc.name}: no value for ${{{key}}}")
+            return str(values[key])
+        return _VAR_RE.sub(one, s)
+
+    shell_lines = []
+    for line in text.splitlines():
+        m = _DEF_RE.match(line)
+        if m:
+            values[m.group(1)] = fill(m.group(3)) if values.get(m.group(2)) not in (None, "", [], False) else ""
+        elif '"""' in line or re.match(r"^\s*(def\s+\w+\s*=|prefix\s*=)", line):
+            continue
+        elif line.strip():
+            shell_lines.append(line)
+    shell = "\n".join(shell_lines).replace("\\\\\n", " ").replace("\\$", "$")
+    return shlex.split(fill(shell))
