@@ -12,12 +12,14 @@ from pathlib import Path
 import click
 
 from epitools.cli._common import command, group, out_option
+from epitools.errors import UsageError
 from epitools.contacts import cooler_contacts as cc
 
 log = logging.getLogger("epitools.cli.prioritize")
 
 
-@group(help="Prioritize enhancers per gene (ABC, ...) and evaluate against CRISPRi benchmarks.")
+@group(help="Prioritize enhancers per gene (ABC; EPInformer attention, attention-ABC, knockout) "
+            "and evaluate against CRISPRi benchmarks.")
 def main():
     pass
 
@@ -176,5 +178,41 @@ def evaluate(benchmark, predictions, score_column, aggregate, columns, published
     click.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
 
 
+@command(help="EPInformer scores for every candidate enhancer of a gene-level store: attention "
+              "(promoter query, mean over heads and layers, sums to 1 per gene), ABC, attention-ABC, "
+              "in-silico knockout (predicted expression change with the enhancer masked) and "
+              "distance, with per-gene ranks (1 = most important). Writes scores.tsv and a locus "
+              "plot locus_<gene>.png per --plot gene.")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="EPInformer checkpoint (epi-train --model epinformer).")
+@click.option("--data", "store_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Gene-level store (epi-encode --genes ... --elements ...).")
+@click.option("--gene", "genes", multiple=True, help="Score only this gene (repeatable) [all genes].")
+@click.option("--plot", "plot_genes", multiple=True, help="Draw the locus of this gene (repeatable).")
+@click.option("--batch-size", type=click.IntRange(1), default=8, help="Genes per forward pass.")
+@click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
+@out_option(help="Output directory (scores.tsv, locus_<gene>.png).")
+def epinformer(model_path, store_path, genes, plot_genes, batch_size, device, out):
+    # torch is imported here so that `abc` and `evaluate` start without it.
+    from epitools.io.checkpoint import load_checkpoint, model_from_checkpoint
+    from epitools.prioritize.scores import plot_locus, score_genes, write_scores
+    from epitools.training.sources import resolve_device
+
+    ckpt = load_checkpoint(model_path, encoding="onehot")
+    if ckpt["model"] != "epinformer":
+        raise UsageError(f"{model_path} is a '{ckpt['model']}' checkpoint; attention and knockout "
+                         "scores need an EPInformer model")
+    model = model_from_checkpoint(ckpt, device=resolve_device(device))
+    scores = score_genes(model, store_path, genes=list(genes) or None, batch_size=batch_size)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_scores(scores, out / "scores.tsv")
+    for gene in plot_genes:
+        plot_locus(scores, gene, out / f"locus_{gene}.png")
+    log.info("%d gene-enhancer pairs of %d genes -> %s", len(scores), scores["gene"].nunique(),
+             out / "scores.tsv")
+
+
 main.add_command(abc, "abc")
 main.add_command(evaluate, "evaluate")
+main.add_command(epinformer, "epinformer")

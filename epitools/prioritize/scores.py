@@ -1,0 +1,266 @@
+"""Per gene–enhancer scores from an EPInformer model and a gene-level store.
+
+For every filled slot of the store: the promoter-query attention (mean over heads and
+layers, sum-normalised per gene), the ABC score (:func:`epitools.prioritize.abc.abc_score`
+with activity sqrt(DNase x H3K27ac) and the stored contact),
+attention-ABC (their product), the in-silico knockout (predicted log expression with the
+enhancer masked minus the prediction with it), the distance, and per-gene ranks of each.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import torch
+
+from epitools.data.gene_dataset import GeneDataset
+from epitools.data.gene_store import GeneStore
+from epitools.errors import UsageError
+from epitools.prioritize.abc import abc_score
+from epitools.io.atomic import atomic_open, atomic_path
+from epitools.progress import progress
+
+log = logging.getLogger(__name__)
+
+# score column -> True when larger is more important (knockout: a larger drop is).
+RANKED_SCORES = {"attention_abc": True, "abc": True, "attention": True, "knockout": False,
+                 "distance": False}
+
+
+def attention_scores(attention, enhancer_mask) -> np.ndarray:
+    """Promoter-query attention per slot, mean over layers and heads, summing to 1 per gene.
+
+    Parameters
+    ----------
+    attention : array, shape (G, layers, heads, M)
+        The promoter token's attention weights to each enhancer slot.
+    enhancer_mask : array of bool, shape (G, M)
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (G, M); 0 on empty slots; a gene without candidates is all 0.
+    """
+    mean = np.asarray(attention, dtype=np.float64).mean(axis=(1, 2)) * np.asarray(enhancer_mask)
+    total = mean.sum(axis=1, keepdims=True)
+    return np.divide(mean, total, out=np.zeros_like(mean), where=total > 0)
+
+
+@torch.no_grad()
+def knockout_deltas(model, enhancer_embedding, promoter_embedding, enhancer_mask, features=None,
+                    gene_features=None, max_batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted change of log expression when each filled slot is masked out.
+
+    Parameters
+    ----------
+    model : EPInformer (eval mode)
+    enhancer_embedding : (B, M, d) tensor; promoter_embedding : (B, d) tensor
+    enhancer_mask : (B, M) bool tensor
+    features, gene_features : as for ``forward_embedded``
+    max_batch : int
+        Knockout variants scored per forward pass.
+
+    Returns
+    -------
+    (deltas, prediction) : numpy arrays (B, M) and (B,)
+        ``deltas`` = prediction without the enhancer - prediction with it (0 on empty slots).
+    """
+    full = model.forward_embedded(enhancer_embedding, promoter_embedding, enhancer_mask=enhancer_mask,
+                                  features=features, gene_features=gene_features)["prediction"]
+    deltas = torch.zeros(enhancer_mask.shape, dtype=full.dtype, device=full.device)
+    genes, slots = torch.nonzero(enhancer_mask, as_tuple=True)
+    for lo in range(0, genes.numel(), max_batch):
+        g, s = genes[lo:lo + max_batch], slots[lo:lo + max_batch]
+        mask = enhancer_mask[g].clone()
+        mask[torch.arange(g.numel(), device=g.device), s] = False
+        out = model.forward_embedded(
+            enhancer_embedding[g], promoter_embedding[g], enhancer_mask=mask,
+            features=None if features is None else features[g],
+            gene_features=None if gene_features is None else gene_features[g])["prediction"]
+        deltas[g, s] = out - full[g]
+    return deltas.cpu().numpy().astype(np.float64), full.cpu().numpy().astype(np.float64)
+
+
+def _ranks(df: pd.DataFrame) -> pd.DataFrame:
+    for column, larger_first in RANKED_SCORES.items():
+        df[f"rank_{column}"] = (df.groupby("gene", sort=False)[column]
+                                .rank(method="min", ascending=not larger_first).astype(np.int64))
+    return df
+
+
+@torch.no_grad()
+def score_genes(model, store, genes=None, *, batch_size: int = 8, device=None) -> pd.DataFrame:
+    """Score every candidate enhancer of the store's genes.
+
+    Parameters
+    ----------
+    model : EPInformer
+        Trained model; put in eval mode here.
+    store : path or GeneStore
+        Gene-level store (its window length must match the model's).
+    genes : list of str, optional
+        Gene names to score (default: all); an unknown name is a ``UsageError``.
+    batch_size : int
+        Genes per forward pass.
+    device : str or torch.device, optional
+        Default: the model's device.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gene–enhancer pair: ``gene chrom tss enhancer_name enhancer_chrom
+        enhancer_start enhancer_end distance dnase h3k27ac contact activity abc attention attention_abc
+        knockout prediction expression`` and ``rank_<score>`` (1 = most important within
+        the gene; knockout ranks the largest predicted drop first, distance the nearest).
+    """
+    store = store if isinstance(store, GeneStore) else GeneStore(store)
+    if int(store.attrs["enhancer_length"]) != model.enhancer_length:
+        raise UsageError(f"store windows are {store.attrs['enhancer_length']} bp but the model was built "
+                         f"for {model.enhancer_length} bp")
+    table = store.genes()
+    if genes is None:
+        indices = np.arange(len(table))
+    else:
+        lookup = pd.Series(np.arange(len(table)), index=table["gene"])
+        unknown = [g for g in genes if g not in lookup.index]
+        if unknown:
+            raise UsageError(f"gene(s) not in {store.path}: {', '.join(unknown[:10])}")
+        indices = lookup.loc[list(genes)].to_numpy()
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model = model.to(device).eval()
+    dataset = GeneDataset(store, indices)
+    parts = {k: [] for k in ("attention", "knockout", "prediction", "mask")}
+    for lo in progress(range(0, len(indices), batch_size), desc="score genes", unit="batch"):
+        rows = indices[lo:lo + batch_size]
+        batch = {k: v.to(device) for k, v in dataset.batch(rows).items()}
+        mask = batch["enhancer_mask"]
+        e = model.embed_enhancer(batch["enhancers"], mask)
+        p = model.embed_promoter(batch["promoter"])
+        out = model.forward_embedded(e, p, enhancer_mask=mask, features=batch["features"],
+                                     gene_features=batch["gene_features"])
+        deltas, prediction = knockout_deltas(model, e, p, mask, batch["features"], batch["gene_features"])
+        parts["attention"].append(out["attention"].cpu().numpy())
+        parts["knockout"].append(deltas)
+        parts["prediction"].append(prediction)
+        parts["mask"].append(mask.cpu().numpy())
+    if not len(indices):
+        return _ranks(pd.DataFrame(columns=["gene", *RANKED_SCORES]))
+    mask = np.concatenate(parts["mask"])
+    attention = attention_scores(np.concatenate(parts["attention"]), mask)
+    knockout = np.concatenate(parts["knockout"])
+    prediction = np.concatenate(parts["prediction"])
+
+    candidates = store.candidates()
+    position = pd.Series(np.arange(len(indices)), index=indices)
+    candidates = candidates[candidates["gene_index"].isin(indices)].copy()
+    row = position.loc[candidates["gene_index"]].to_numpy()
+    slot = candidates["slot"].to_numpy()
+    # ABC's activity: geometric mean of DNase and H3K27ac; contact as stored (ABC-normalised).
+    candidates["activity"] = np.sqrt(candidates["dnase"] * candidates["h3k27ac"])
+    candidates = abc_score(candidates, activity="activity", contact="contact", gene=("gene",),
+                           self_promoters=False).drop(columns="abc_numerator")
+    candidates = candidates.rename(columns={"abc_score": "abc"})
+    candidates["abc"] = candidates["abc"].fillna(0.0)
+    candidates["attention"] = attention[row, slot]
+    candidates["attention_abc"] = candidates["attention"] * candidates["abc"]
+    candidates["knockout"] = knockout[row, slot]
+    candidates["prediction"] = prediction[row]
+    candidates["expression"] = table["expression"].to_numpy()[candidates["gene_index"].to_numpy()]
+    candidates.insert(4, "enhancer_chrom", candidates["chrom"])
+    # Keep the requested gene order, then slot (= distance) order.
+    candidates["_order"] = row
+    candidates = candidates.sort_values(["_order", "slot"], kind="stable").drop(columns="_order")
+    log.info("scored %d candidate enhancers of %d genes", len(candidates), len(indices))
+    return _ranks(candidates.reset_index(drop=True))
+
+
+def planted_drivers(truth: dict) -> pd.DataFrame:
+    """Planted drivers of an ``epi-simulate`` ``truth.json`` (parsed): one row per
+    ``gene enhancer_name effect`` (effect: log-expression drop when the enhancer is removed)."""
+    rows = [(gene, d["enhancer_id"], float(d["effect"])) for gene, info in truth["genes"].items()
+            for d in info.get("drivers", [])]
+    return pd.DataFrame(rows, columns=["gene", "enhancer_name", "effect"])
+
+
+def driver_recovery(scores: pd.DataFrame, drivers: pd.DataFrame) -> dict:
+    """How well each score finds known driver enhancers.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Output of :func:`score_genes`.
+    drivers : DataFrame
+        ``gene enhancer_name effect`` of the known drivers (e.g. :func:`planted_drivers`).
+
+    Returns
+    -------
+    dict
+        ``n_pairs``, ``n_drivers`` (drivers among the scored candidates), ``auprc`` per score
+        over all scored pairs (knockout: the predicted drop; distance: nearest first) and
+        ``knockout_effect_r``, the Pearson R of predicted drop and known effect over drivers.
+    """
+    from epitools.training.metrics import auprc, pearson_r
+
+    table = scores.merge(drivers[["gene", "enhancer_name", "effect"]], on=["gene", "enhancer_name"],
+                         how="left")
+    is_driver = table["effect"].notna().to_numpy()
+    ranked = {"attention_abc": table["attention_abc"], "abc": table["abc"],
+              "attention": table["attention"], "knockout": -table["knockout"],
+              "distance": -table["distance"].astype(float)}
+    hit = table[is_driver]
+    return {"n_pairs": int(len(table)), "n_drivers": int(is_driver.sum()),
+            "auprc": {name: round(auprc(is_driver, value), 4) for name, value in ranked.items()},
+            "knockout_effect_r": round(pearson_r(-hit["knockout"], hit["effect"]), 4)}
+
+
+def write_scores(df: pd.DataFrame, path) -> None:
+    """Write a scores table as TSV, atomically."""
+    with atomic_open(path, "w") as fh:
+        df.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+
+
+def plot_locus(df: pd.DataFrame, gene: str, path, truth=None) -> None:
+    """PNG of one gene's locus: candidate enhancers, contact and each score along the genome.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Output of :func:`score_genes`.
+    gene : str
+        Gene to draw; a ``UsageError`` when it has no rows.
+    path : path
+        PNG written atomically.
+    truth : collection of str, optional
+        Enhancer names to highlight (e.g. known drivers).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = df[df["gene"] == gene]
+    if rows.empty:
+        raise UsageError(f"gene {gene!r} has no scored candidate enhancers")
+    tss = int(rows["tss"].iloc[0])
+    centre = ((rows["enhancer_start"] + rows["enhancer_end"]) / 2 - tss) / 1000.0
+    width = (rows["enhancer_end"] - rows["enhancer_start"]) / 1000.0
+    highlight = rows["enhancer_name"].isin(set(truth or ()))
+    colours = np.where(highlight, "tab:red", "tab:blue")
+    panels = [("activity\nsqrt(DNase·H3K27ac)", np.sqrt(rows["dnase"] * rows["h3k27ac"])),
+              ("contact", rows["contact"]), ("ABC", rows["abc"]), ("attention", rows["attention"]),
+              ("attention-ABC", rows["attention_abc"]), ("knockout\nΔ log expr.", rows["knockout"])]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 1.6 * len(panels)), sharex=True)
+    for ax, (label, values) in zip(axes, panels):
+        ax.bar(centre, values, width=np.maximum(width, 0.4), color=colours)
+        ax.axvline(0, color="black", lw=0.8, ls="--")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_ylabel(label, fontsize=8)
+    axes[0].set_title(f"{gene} ({rows['chrom'].iloc[0]}:{tss:,}); TSS at 0"
+                      + ("; red = known drivers" if highlight.any() else ""))
+    axes[-1].set_xlabel("enhancer centre - TSS (kb)")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
