@@ -6,6 +6,15 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 RESULTS ?= results
 SEED ?= 1
+# Demo size: the `small` simulation with short windows trains in minutes on a laptop CPU.
+# `make demo PRESET=default ENHANCER_LENGTH=3000 PROMOTER_LENGTH=2000 EPOCHS=30` is the paper setting.
+PRESET ?= small
+ENHANCER_LENGTH ?= 1000
+PROMOTER_LENGTH ?= 1000
+GENE_WINDOW ?= 256
+DEMO_MODEL ?= epipam
+EPOCHS ?= 8
+SIM := $(RESULTS)/simulated
 
 .PHONY: install test test-slow demo bench pipeline-test clean
 
@@ -26,7 +35,29 @@ test-slow: install
 	$(PY) -m pytest -q -m slow
 
 demo: install
-	bash bin/demo.sh $(RESULTS) $(SEED)
+	$(BIN)/epi-simulate -o $(SIM) --preset $(PRESET) --seed $(SEED) --force
+	$(BIN)/epi-contacts --pairs $(SIM)/pairs.tsv --hic $(SIM)/hic.mcool -o $(RESULTS)/contacts/pairs.tsv
+	$(BIN)/epi-prioritize abc --pairs $(RESULTS)/contacts/pairs.tsv --dhs $(SIM)/dnase.bw \
+		--h3k27ac $(SIM)/h3k27ac.bw -o $(RESULTS)/abc/abc.tsv
+	$(BIN)/epi-encode --pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa --augment-copies 10 \
+		--enhancer-length $(ENHANCER_LENGTH) --promoter-length $(PROMOTER_LENGTH) --seed $(SEED) \
+		-o $(RESULTS)/encoded/pairs.h5
+	$(BIN)/epi-train --data $(RESULTS)/encoded/pairs.h5 --model $(DEMO_MODEL) --split chrom --fold 1 \
+		--epochs $(EPOCHS) --seed $(SEED) -o $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1
+	$(BIN)/epi-predict --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
+		--pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa -o $(RESULTS)/predictions/$(DEMO_MODEL).tsv
+	$(BIN)/epi-attribute scores --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
+		--data $(RESULTS)/encoded/pairs.h5 --method ism --max-pairs 64 --seed $(SEED) \
+		-o $(RESULTS)/attribution
+	$(BIN)/epi-encode --genes $(SIM)/genes.tsv --elements $(SIM)/elements.bed --genome $(SIM)/genome.fa \
+		--hic $(SIM)/hic.mcool --enhancer-length $(GENE_WINDOW) --promoter-length $(GENE_WINDOW) \
+		-o $(RESULTS)/encoded/genes.h5
+	$(BIN)/epi-train --data $(RESULTS)/encoded/genes.h5 --model epinformer --split chrom12 --fold 1 \
+		--epochs $(EPOCHS) --seed $(SEED) -o $(RESULTS)/runs/epinformer_chrom12_fold1
+	$(BIN)/epi-prioritize epinformer --model $(RESULTS)/runs/epinformer_chrom12_fold1/model.pt \
+		--data $(RESULTS)/encoded/genes.h5 -o $(RESULTS)/prioritize
+	$(BIN)/epi-report $(RESULTS)/runs -o $(RESULTS)/report.html
+	@echo "demo finished: open $(RESULTS)/report.html"
 
 bench: install
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

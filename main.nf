@@ -20,6 +20,7 @@ include { EPI_PREDICT                 } from './modules/local/epi_predict/main'
 include { EPI_ATTRIBUTE_SCORES        } from './modules/local/epi_attribute_scores/main'
 include { EPI_MODISCO                 } from './modules/local/epi_modisco/main'
 include { EPI_PRIORITIZE              } from './modules/local/epi_prioritize/main'
+include { EPI_PRIORITIZE_GENES        } from './modules/local/epi_prioritize_genes/main'
 include { EPI_EVALUATE                } from './modules/local/epi_evaluate/main'
 include { EPI_REPORT                  } from './modules/local/epi_report/main'
 
@@ -58,6 +59,12 @@ def foldsToRun(total) {
 
 def metricOf(json) {
     def value = new groovy.json.JsonSlurper().parse(json)[params.select_metric]
+    value instanceof Number ? value as double : Double.NEGATIVE_INFINITY
+}
+
+// A metric of the best epoch on the run's validation rows (metrics.json `val`), not its test fold.
+def validationMetricOf(json, name) {
+    def value = new groovy.json.JsonSlurper().parse(json).val?.get(name)
     value instanceof Number ? value as double : Double.NEGATIVE_INFINITY
 }
 
@@ -158,18 +165,18 @@ workflow EPITOOLS {
         }
     } else {
         // ---- contacts -> gene store -> EPInformer over the 12 chromosome folds -> prioritize
+        // An `expression` file (gene, expression) replaces the genes table's expression column.
         ch_genes = samples.map { row ->
             if (!row[6] || !row[8]) {
                 error "Sample '${row[0].id}': --mode genes needs the `genes` and `elements` columns"
             }
-            if (row[7]) {
-                error "Sample '${row[0].id}': put measured expression in the genes table's `expression` column; a separate expression file is not read"
-            }
-            [row[0], row[6], row[8]]
+            [row[0], row[6], row[8], row[7] ?: []]
         }
         EPI_ENCODE_GENES(
             ch_genes.join(ch_genome).join(ch_hic)
-                .map { meta, genes, elements, fasta, index, hic -> [meta, genes, elements, fasta, index, hic] }
+                .map { meta, genes, elements, expression, fasta, index, hic ->
+                    [meta, genes, elements, fasta, index, hic, expression]
+                }
         )
         ch_versions = ch_versions.mix(EPI_ENCODE_GENES.out.versions)
 
@@ -182,13 +189,36 @@ workflow EPITOOLS {
         ch_versions = ch_versions.mix(EPI_TRAIN.out.versions)
         ch_runs = EPI_TRAIN.out.run
 
+        // EPInformer scores (attention, ABC, attention-ABC, knockout) of every gene from the fold
+        // model with the best validation Pearson R: one model ranks all genes comparably, and the
+        // choice never looks at a test fold.
+        ch_best_gene_model = EPI_TRAIN.out.metrics.join(EPI_TRAIN.out.model)
+            .map { meta, metrics, model -> [meta.id, meta, model, validationMetricOf(metrics, 'pearson_r')] }
+            .groupTuple()
+            .map { id, metas, models, scores ->
+                def best = scores.indexOf(scores.max())
+                [id, metas[best], models[best]]
+            }
+        EPI_PRIORITIZE_GENES(
+            ch_best_gene_model
+                .combine(EPI_ENCODE_GENES.out.store.map { meta, store -> [meta.id, store] }, by: 0)
+                .map { id, meta, model, store -> [meta, model, store] }
+        )
+        ch_versions = ch_versions.mix(EPI_PRIORITIZE_GENES.out.versions)
+
         // Candidate pairs (when given) get contacts and ABC scores.
         HIC_CONTACTS(ch_pairs.join(ch_hic))
         ch_versions = ch_versions.mix(HIC_CONTACTS.out.versions)
         EPI_PRIORITIZE(HIC_CONTACTS.out.pairs.join(ch_tracks).join(ch_hic))
         ch_versions = ch_versions.mix(EPI_PRIORITIZE.out.versions)
 
-        EPI_EVALUATE(EPI_PRIORITIZE.out.scores.combine(crispr.map { meta, benchmark -> benchmark }))
+        // CRISPRi benchmark: ABC of the candidate pairs and EPInformer's --crispr_score, one call each.
+        ch_predictors = EPI_PRIORITIZE.out.scores.mix(
+            EPI_PRIORITIZE_GENES.out.scores.map { meta, scores ->
+                [[id: meta.id, cell_type: meta.cell_type, predictor: meta.model, score_column: params.crispr_score], scores]
+            }
+        )
+        EPI_EVALUATE(ch_predictors.combine(crispr.map { meta, benchmark -> benchmark }))
         ch_versions = ch_versions.mix(EPI_EVALUATE.out.versions)
     }
 

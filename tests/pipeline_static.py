@@ -30,7 +30,7 @@ SECTION_RE = re.compile(r"^\s*(input|output|when|script|shell|exec|stub|topic):\
 FLAG_RE = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*)")
 COMMAND_RE = re.compile(r"(?<![\w-])(epi-[a-z]+)\b(?:[ \t]+(?!\\)([a-z][a-z0-9-]*))?")
 PARAM_RE = re.compile(r"\bparams\.([A-Za-z_]\w*)")
-GPU_PROCESSES = {"EPI_TRAIN", "EPI_ATTRIBUTE_SCORES"}
+GPU_PROCESSES = {"EPI_TRAIN", "EPI_ATTRIBUTE_SCORES", "EPI_PRIORITIZE_GENES"}
 REQUIRED_LABELS = {"process_single", "process_low", "process_medium", "process_high", "process_gpu"}
 
 

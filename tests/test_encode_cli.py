@@ -112,3 +112,43 @@ def test_usage_errors_exit_2(tmp_path, genome_path):
     res = CliRunner().invoke(main, ["--genes", str(genes), "--genome", str(genome_path), "--out", str(out)])
     assert res.exit_code == 2 and "--elements" in res.output
     assert not out.exists()
+
+
+def _genes_inputs(tmp_path):
+    genes = tmp_path / "genes.tsv"
+    pd.DataFrame({"gene": ["A", "B"], "chrom": "chr1", "tss": [3000, 6000], "expression": [5.0, 7.0]}
+                 ).to_csv(genes, sep="\t", index=False)
+    elements = tmp_path / "elements.bed"
+    pd.DataFrame({"chrom": "chr1", "start": [1000, 4500], "end": [1200, 4700], "name": ["e1", "e2"],
+                  "dnase": 1.0, "h3k27ac": 2.0}).to_csv(elements, sep="\t", index=False)
+    return genes, elements
+
+
+def test_expression_file_sets_gene_targets(tmp_path, genome_path):
+    import h5py
+
+    genes, elements = _genes_inputs(tmp_path)
+    expression = tmp_path / "rna.tsv"
+    expression.write_text("gene\texpression\tsource\nB\t1.5\tx\nZ\t2\ty\n")
+    out = tmp_path / "genes.h5"
+    res = CliRunner().invoke(main, ["--genes", str(genes), "--elements", str(elements), "--genome",
+                                    str(genome_path), "--expression", str(expression), "--enhancer-length",
+                                    "200", "--promoter-length", "200", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    with h5py.File(out) as h5:
+        np.testing.assert_allclose(h5["expression_raw"][:], [np.nan, 1.5])
+
+
+def test_bad_expression_file_exits_2_naming_line(tmp_path, genome_path):
+    genes, elements = _genes_inputs(tmp_path)
+    expression = tmp_path / "rna.tsv"
+    expression.write_text("gene\texpression\nA\t1\nA\t2\n")
+    out = tmp_path / "genes.h5"
+    args = ["--genes", str(genes), "--elements", str(elements), "--genome", str(genome_path),
+            "--expression", str(expression), "--out", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "rna.tsv" in res.output and "line 3" in res.output and "gene" in res.output
+    assert leftovers(tmp_path) == []
+    res = CliRunner().invoke(main, ["--pairs", str(write_pairs(tmp_path / "p.tsv")), "--genome",
+                                    str(genome_path), "--expression", str(expression), "--out", str(out)])
+    assert res.exit_code == 2 and "--expression" in res.output and not out.exists()

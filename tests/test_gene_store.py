@@ -201,3 +201,55 @@ def test_log_scale_expression_kept_with_transform_none(locus):
     with h5py.File(path) as h5:
         np.testing.assert_allclose(h5["expression"][:], [-1.5, 0.0, 2.0])
         assert h5.attrs["expression_transform"] == "none"
+
+
+def test_expression_table_replaces_column_and_leaves_missing_nan(locus, caplog):
+    # CSV with an extra column, one gene of the genes table missing, one unknown gene.
+    table = locus["tmp"] / "rna.csv"
+    table.write_text("gene,tpm_rep,expression\nG3,1,3.0\nG1,2,1.0\nNOPE,3,5.0\n")
+    with caplog.at_level("INFO", logger="epitools.data.gene_store"):
+        path = _build(locus, expression=table)
+    with h5py.File(path) as h5:
+        np.testing.assert_allclose(h5["expression_raw"][:], [1.0, np.nan, 3.0])
+        np.testing.assert_allclose(h5["expression"][:], np.log1p([1.0, np.nan, 3.0]))
+        assert h5.attrs["expression_source"] == str(table) and h5.attrs["n_expressed"] == 2
+        assert len(h5.attrs["expression_sha256"]) == 64
+    text = caplog.text
+    assert "1 gene(s) have no value" in text and "1 gene(s) are not in the genes table" in text
+
+
+def test_expression_without_value_is_skipped_by_training_rows(locus):
+    from epitools.training.sources import GeneSource
+
+    table = locus["tmp"] / "rna.tsv"
+    table.write_text("gene\texpression\nG1\t1.0\nG2\tNA\nG3\t4\n")
+    source = GeneSource(_build(locus, expression=table))
+    try:
+        np.testing.assert_array_equal(source.originals([0, 1, 2]), [0, 2])
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("text, line, field", [
+    ("gene\texpression\nG1\t1\nG2\t2\nG1\t3\n", 4, "gene"),
+    ("gene\texpression\nG1\tx\n", 2, "expression"),
+    ("gene\texpression\nG1\t1\nG2\t-2\n", 3, "expression"),
+    ("gene\tvalue\nG1\t1\n", 1, "expression"),
+])
+def test_bad_expression_table_names_line_and_field_and_writes_nothing(locus, text, line, field):
+    table = locus["tmp"] / "rna.tsv"
+    table.write_text(text)
+    with pytest.raises(InputError) as err:
+        _build(locus, expression=table)
+    assert err.value.line == line and err.value.field == field and "rna.tsv" in str(err.value)
+    assert not (locus["tmp"] / "genes.h5").exists()
+
+
+def test_expression_series_and_log_scale_values(locus):
+    series = pd.Series([-0.5, 2.0], index=["G2", "G3"])
+    path = _build(locus, expression=series, expression_transform="none")
+    with h5py.File(path) as h5:
+        np.testing.assert_allclose(h5["expression"][:], [np.nan, -0.5, 2.0])
+        assert h5.attrs["expression_source"] == "series"
+    with pytest.raises(InputError):
+        _build(locus, expression=series)  # negative values cannot be log1p-transformed

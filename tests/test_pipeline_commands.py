@@ -6,10 +6,12 @@ Commands whose CLI module is not written yet are skipped with the reason."""
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -126,8 +128,7 @@ def test_encode_train_predict_report(pipeline, tasks, store, run_dir):
     (report_dir / "runs").mkdir(parents=True, exist_ok=True)
     staged = report_dir / "runs" / run_dir.name
     if not staged.exists():
-        shutil.copytree(run_dir, staged)  # EPI_REPORT has stageInMode 'copy'
-    assert "stageInMode 'copy'" in pipeline.processes()["EPI_REPORT"].body
+        staged.symlink_to(run_dir.resolve())  # Nextflow stages runs/* as symlinks to the run dirs
     out = run_task(pipeline, tasks, "EPI_REPORT", {}, {"id": "sim"}, prefix="sim_report", runs="runs")
     assert (out / "sim_report.html").is_file() and (out / "sim_report.summary.tsv").is_file()
 
@@ -142,19 +143,79 @@ def test_attribute_and_modisco(pipeline, tasks, store, run_dir):
     assert (out / "sim_motifs").is_dir()
 
 
+def _expression_table(genes_tsv: Path, out: Path) -> Path:
+    """Every other gene's simulated expression as a CSV with an extra column (samplesheet `expression`)."""
+    genes = pd.read_csv(genes_tsv, sep="\t")
+    genes.iloc[::2][["gene", "expression"]].assign(note="x").to_csv(out, index=False)
+    return out
+
+
+def test_prioritize_genes_command_line_is_accepted(pipeline, tmp_path):
+    """EPI_PRIORITIZE_GENES renders to a valid `epi-prioritize epinformer` call (parsed, not run)."""
+    proc = pipeline.processes()["EPI_PRIORITIZE_GENES"]
+    assert proc.command() == ("epi-prioritize", "epinformer")
+    model, store = tmp_path / "model.pt", tmp_path / "sim.genes.h5"
+    model.touch()
+    store.touch()
+    binding = {"args": pipeline.ext_args("EPI_PRIORITIZE_GENES", PROFILE) or "", "model": str(model),
+               "store": str(store), "prefix": "sim_epinformer_prioritize"}
+    argv = ps.render_command(proc, binding)
+    cmd, reason = ps.cli_command(pipeline.root, argv[0], argv[1])
+    assert cmd is not None, reason
+    ctx = cmd.make_context(argv[1], argv[2:])
+    assert ctx.params["model_path"] == str(model) and ctx.params["store_path"] == str(store)
+    assert ctx.params["out"] == "sim_epinformer_prioritize" and ctx.params["device"] == "cpu"
+
+
+def test_encode_genes_passes_the_expression_file(pipeline):
+    proc = pipeline.processes()["EPI_ENCODE_GENES"]
+    binding = {"args": "", "genes": "genes.tsv", "elements": "elements.bed", "genome": "genome.fa",
+               "hic": "", "prefix": "sim"}
+    assert "--expression" not in ps.render_command(proc, {**binding, "expression": ""})
+    argv = ps.render_command(proc, {**binding, "expression": "rna.csv"})
+    assert argv[argv.index("--expression") + 1] == "rna.csv"
+
+
 @pytest.mark.slow
-def test_gene_store_and_epinformer(pipeline, tasks, simulated):
+def test_gene_store_epinformer_prioritize_and_crispr(pipeline, tasks, simulated):
+    expression = _expression_table(simulated / "genes.tsv", tasks / "expression.csv")
     out = run_task(pipeline, tasks, "EPI_ENCODE_GENES",
                    {"genes": simulated / "genes.tsv", "elements": simulated / "elements.bed",
                     "genome": simulated / "genome.fa", "genome_index": simulated / "genome.fa.fai",
-                    "hic": simulated / "hic.cool"}, {"id": "sim"}, prefix="sim")
+                    "hic": simulated / "hic.cool", "expression": expression}, {"id": "sim"}, prefix="sim")
     gene_store = out / "sim.genes.h5"
-    assert gene_store.is_file()
+    with h5py.File(gene_store) as h5:
+        assert int(np.isfinite(h5["expression"][:]).sum()) == (len(pd.read_csv(simulated / "genes.tsv", sep="\t")) + 1) // 2
     params = pipeline.params(PROFILE)
-    out = run_task(pipeline, tasks, "EPI_TRAIN", {"store": gene_store},
-                   {"id": "sim", "model": params["gene_model"], "split": "chrom12",
-                    "folds": params["gene_folds"], "fold": 1}, prefix="sim_epinformer_fold1")
-    assert (out / "sim_epinformer_fold1" / "metrics.json").is_file()
+    meta = {"id": "sim", "model": params["gene_model"], "split": "chrom12", "folds": params["gene_folds"], "fold": 1}
+    out = run_task(pipeline, tasks, "EPI_TRAIN", {"store": gene_store}, meta, prefix="sim_epinformer_fold1")
+    run = out / "sim_epinformer_fold1"
+    assert (run / "metrics.json").is_file()
+    out = run_task(pipeline, tasks, "EPI_PRIORITIZE_GENES", {"model": run / "model.pt", "store": gene_store},
+                   meta, prefix="sim_epinformer_prioritize")
+    scores = pd.read_csv(out / "sim_epinformer_prioritize" / "scores.tsv", sep="\t")
+    assert {"attention", "abc", "attention_abc", "knockout", "distance", "rank_attention_abc"} <= set(scores.columns)
+    # Every gene is scored, with or without a measured expression.
+    assert scores["gene"].nunique() == len(pd.read_csv(simulated / "genes.tsv", sep="\t").query("gene in @scores.gene"))
+    # CRISPRi evaluation of EPInformer's scores: the simulated drivers are the regulated pairs.
+    truth = json.loads((simulated / "truth.json").read_text())
+    drivers = {(gene, d["enhancer_id"]) for gene, info in truth["genes"].items() for d in info.get("drivers", [])}
+    regulated = [(g, e) in drivers for g, e in zip(scores["gene"], scores["enhancer_name"])]
+    assert any(regulated)
+    bench = pd.DataFrame({
+        "chrom": scores["enhancer_chrom"], "chromStart": scores["enhancer_start"], "chromEnd": scores["enhancer_end"],
+        "measuredGeneSymbol": scores["gene"], "startTSS": scores["tss"],
+        "Regulated": pd.Series(regulated).map({True: "TRUE", False: "FALSE"}), "ValidConnection": "TRUE",
+        "name": scores["gene"] + "|" + scores["enhancer_chrom"] + ":" + scores["enhancer_start"].astype(str)
+        + "-" + scores["enhancer_end"].astype(str) + ":sim", "CellType": "SIM"})
+    bench_path = tasks / "crispr_genes_benchmark.tsv"
+    bench.to_csv(bench_path, sep="\t", index=False)
+    out = run_task(pipeline, tasks, "EPI_EVALUATE", {"predictions": out / "sim_epinformer_prioritize" / "scores.tsv",
+                                                      "benchmark": bench_path},
+                   {"id": "sim", "cell_type": "SIM", "predictor": "epinformer",
+                    "score_column": params["crispr_score"]}, prefix="sim_epinformer_crispr")
+    evaluation = pd.read_csv(out / "sim_epinformer_crispr" / "evaluation.tsv", sep="\t")
+    assert any(name.endswith(f":{params['crispr_score']}") for name in evaluation["predictor"])
 
 
 def test_prioritize_and_evaluate(pipeline, tasks, simulated, contacts):

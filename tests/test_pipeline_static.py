@@ -14,7 +14,8 @@ import pipeline_static as ps
 PIPELINE_PATHS = ["main.nf", "nextflow.config", "nextflow_schema.json", "pyproject.toml",
                   "conf", "modules", "assets"]
 MODULES = ["EPI_SIMULATE", "EPI_FETCH", "HIC_CONTACTS", "EPI_ENCODE", "EPI_TRAIN", "EPI_PREDICT",
-           "EPI_ATTRIBUTE_SCORES", "EPI_MODISCO", "EPI_PRIORITIZE", "EPI_REPORT"]
+           "EPI_ATTRIBUTE_SCORES", "EPI_MODISCO", "EPI_PRIORITIZE", "EPI_REPORT", "EPI_ENCODE_GENES",
+           "EPI_PRIORITIZE_GENES", "EPI_EVALUATE"]
 
 
 @pytest.fixture()

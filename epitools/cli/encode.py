@@ -49,12 +49,18 @@ from epitools.errors import UsageError
 @click.option("--max-enhancers", type=click.IntRange(1), default=60, help="Candidate slots per gene (with --genes).")
 @click.option("--max-distance", type=click.IntRange(1), default=100_000,
               help="Largest element-TSS distance (bp) of a candidate (with --genes).")
+@click.option("--expression", "expression_path", type=click.Path(exists=True, dir_okay=False),
+              help="Measured expression table `gene expression` (TSV/CSV with header; other columns "
+                   "ignored), joined by gene name onto --genes, replacing its expression column; genes "
+                   "without a value get NaN and are not trained on.")
 @click.option("--expression-transform", type=click.Choice(["log1p", "none"]), default="log1p",
               help="Transform of the genes' expression (with --genes; 'none' for log-scale values).")
 @seed_option()
 def main(pairs_path, fmt, promoter_bed, labels_path, cell_type, genome, out, enhancer_length, promoter_length, encoding, k,
          reverse_complement, augment_copies, max_shift, chunk_size, compression, genes_path,
-         elements_path, hic, max_enhancers, max_distance, expression_transform, seed):
+         elements_path, hic, max_enhancers, max_distance, expression_path, expression_transform, seed):
+    if expression_path and not genes_path:
+        raise UsageError("--expression goes with --genes (it sets the genes' expression)")
     if genes_path or elements_path:
         if not (genes_path and elements_path):
             raise UsageError("--genes and --elements go together")
@@ -68,7 +74,7 @@ def main(pairs_path, fmt, promoter_bed, labels_path, cell_type, genome, out, enh
                          promoter_length=promoter_length,
                          enhancer_length=enhancer_length or 2000,
                          max_enhancers=max_enhancers, max_distance=max_distance,
-                         expression_transform=expression_transform)
+                         expression_transform=expression_transform, expression=expression_path)
         return
     if not pairs_path:
         raise UsageError("give --pairs (or --genes with --elements)")

@@ -47,12 +47,15 @@ def _cells(value: str | None):
               help="Share of training groups held out for validation (random, naive, cell).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="YAML file of hyperparameters over the model's paper defaults.")
-@click.option("--epochs", type=int, help="Maximum epochs [default: the model's, else 20].")
-@click.option("--batch-size", type=int, help="Batch size [default: the paper's].")
+@click.option("--epochs", type=click.IntRange(1), help="Maximum epochs [default: the model's "
+              "paper value, else 20].")
+@click.option("--batch-size", type=click.IntRange(1), help="Batch size [default: the model's paper "
+              "value (EPInformer 64, EPIPAM 100, EPIANN 32), else 64].")
 @click.option("--lr", type=float, help="Learning rate [default: the paper's].")
 @click.option("--weight-decay", type=float, help="L2 penalty [default: the paper's].")
-@click.option("--patience", type=int, default=5, help="Early stopping: epochs without a better "
-              "validation AUPRC (pairs) or MSE (genes).")
+@click.option("--patience", type=click.IntRange(1), help="Early stopping: epochs without a better "
+              "validation AUPRC (pairs) or MSE (genes) [default: the model's paper value "
+              "(EPInformer 6), else 5].")
 @click.option("--class-weight", is_flag=True, help="Weight positives by negatives/positives in the loss "
               "(instead of, or on top of, augmented positives in the store).")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False),

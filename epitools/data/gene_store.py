@@ -5,6 +5,8 @@ For every gene the store holds the promoter window (centred on the TSS) and up t
 TSS, nearest first, each as an N-padded window centred on the element, with its distance,
 activity (DNase, H3K27ac), Hi-C contact and coordinates, a mask of the filled slots,
 optional gene features (mRNA half-life, 8 values) and the log-transformed expression.
+Measured expression comes from the genes table's ``expression`` column or from a separate
+``gene expression`` table joined by gene name (:func:`read_expression`, :func:`join_expression`).
 
 Layout (G genes, M = max_enhancers slots, L = window length)::
 
@@ -28,6 +30,7 @@ genome path, source checksums and tool version.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import os
@@ -105,12 +108,8 @@ def read_genes(path, expression_transform: str = "log1p") -> pd.DataFrame:
                          line=i + 2, field="strand")
     if "expression" in df.columns:
         df["expression"] = _numeric(df, "expression", path, integer=False, header_lines=1)
-        negative = (df["expression"] < 0).to_numpy()
-        if negative.any() and expression_transform == "log1p":
-            i = _first_bad(negative)
-            raise InputError("expression must be >= 0 (it is log1p-transformed; use the "
-                             "'none' transform for values already on a log scale)", path,
-                             line=i + 2, field="expression")
+        _check_expression_values(df["expression"].to_numpy(), path, np.arange(len(df)) + 2,
+                                 expression_transform)
     else:
         df["expression"] = np.nan
     for column in gene_feature_columns(df):
@@ -120,6 +119,92 @@ def read_genes(path, expression_transform: str = "log1p") -> pd.DataFrame:
         i = _first_bad(duplicated.to_numpy())
         raise InputError(f"gene {df['gene'].iloc[i]!r} appears twice", path, line=i + 2, field="gene")
     return df.reset_index(drop=True)
+
+
+def _check_expression_values(values: np.ndarray, path, lines: np.ndarray, transform: str) -> None:
+    negative = values < 0
+    if negative.any() and transform == "log1p":
+        i = _first_bad(negative)
+        raise InputError("expression must be >= 0 (it is log1p-transformed; use the "
+                         "'none' transform for values already on a log scale)", path,
+                         line=int(lines[i]), field="expression")
+
+
+def _delimiter(path) -> str:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        header = fh.readline()
+    # A header without tabs but with commas is CSV; anything else is read as TSV.
+    return "," if "\t" not in header and "," in header else "\t"
+
+
+def read_expression(path, expression_transform: str = "log1p") -> pd.Series:
+    """Read a measured-expression table: ``gene expression`` with a header (TSV or CSV, may be
+    gzipped); other columns are ignored, empty/NA values mean unknown.
+
+    Returns
+    -------
+    pandas.Series
+        float64 expression indexed by gene name (NaN where unknown), in file order.
+
+    Raises
+    ------
+    InputError
+        Missing column, a value that is not a number, a negative value with the ``log1p``
+        transform, or a gene listed twice (naming the file, line and field).
+    """
+    df = pd.read_csv(path, sep=_delimiter(path), dtype=str, keep_default_na=False,
+                     na_values=["", "NA", "nan", "NaN"])
+    missing = [c for c in ("gene", "expression") if c not in df.columns]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}",
+                         path, line=1, field=missing[0])
+    if df["gene"].isna().any():
+        i = _first_bad(df["gene"].isna().to_numpy())
+        raise InputError("empty gene name", path, line=i + 2, field="gene")
+    values = _numeric(df, "expression", path, integer=False, header_lines=1)
+    _check_expression_values(values, path, np.arange(len(df)) + 2, expression_transform)
+    duplicated = df["gene"].duplicated()
+    if duplicated.any():
+        i = _first_bad(duplicated.to_numpy())
+        first = _first_bad((df["gene"] == df["gene"].iloc[i]).to_numpy())
+        raise InputError(f"gene {df['gene'].iloc[i]!r} appears twice (first on line {first + 2})",
+                         path, line=i + 2, field="gene")
+    return pd.Series(values, index=pd.Index(df["gene"].to_numpy(), name="gene"), name="expression")
+
+
+def join_expression(genes: pd.DataFrame, expression: pd.Series, source=None) -> pd.DataFrame:
+    """Genes table with its ``expression`` column replaced by ``expression`` joined by gene name.
+
+    Genes without a value get NaN (EPInformer's trainer skips them); the counts of such genes
+    and of expression-table genes absent from ``genes`` are logged, neither is an error.
+
+    Parameters
+    ----------
+    genes : DataFrame
+        Genes table with a ``gene`` column (see :func:`read_genes`).
+    expression : Series
+        float values indexed by unique gene names (see :func:`read_expression`).
+    source : path, optional
+        Where ``expression`` came from (for the log).
+    """
+    if not expression.index.is_unique:
+        duplicated = expression.index[expression.index.duplicated()]
+        raise InputError(f"gene {duplicated[0]!r} appears twice in the expression table", source,
+                         field="gene")
+    names = genes["gene"].astype(str)
+    values = pd.Series(expression.to_numpy(np.float64), index=expression.index.astype(str))
+    joined = names.map(values)
+    unknown = int((~values.index.isin(names)).sum())
+    missing = int(joined.isna().sum())
+    where = f" ({source})" if source is not None else ""
+    log.info("expression%s: values for %d of %d genes", where, len(genes) - missing, len(genes))
+    if missing:
+        log.warning("expression%s: %d gene(s) have no value and are left out of training "
+                    "(scored, not fitted)", where, missing)
+    if unknown:
+        log.warning("expression%s: %d gene(s) are not in the genes table and are ignored", where, unknown)
+    return genes.assign(expression=joined.to_numpy(np.float64))
 
 
 def gene_feature_columns(genes: pd.DataFrame) -> list[str]:
@@ -248,7 +333,8 @@ def _open_genome(genome):
 def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
                      promoter_length: int = 2000, enhancer_length: int = 2000,
                      max_enhancers: int = 60, max_distance: int = 100_000,
-                     expression_transform: str = "log1p", chunk_genes: int = 64) -> Path:
+                     expression_transform: str = "log1p", expression=None,
+                     chunk_genes: int = 64) -> Path:
     """Build the gene-level store ``out`` (HDF5) for EPInformer.
 
     Parameters
@@ -276,6 +362,10 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
     expression_transform : {"log1p", "none"}
         Target = log1p(expression) for linear-scale input; "none" keeps values already on a
         log scale (e.g. ``epi-simulate``'s genes.tsv).
+    expression : path or Series, optional
+        Measured expression (``gene expression`` table, see :func:`read_expression`, or a
+        Series indexed by gene) replacing the genes table's ``expression`` column; genes
+        without a value get NaN and are skipped in training.
     chunk_genes : int
         Genes encoded and written per step (memory ~ chunk_genes * max_enhancers * enhancer_length).
 
@@ -291,6 +381,15 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
     elements_path = None if isinstance(elements, pd.DataFrame) else elements
     genes = read_genes(genes, expression_transform) if genes_path is not None else genes.reset_index(drop=True)
     elements = read_elements(elements) if elements_path is not None else elements.reset_index(drop=True)
+    expression_path = None
+    if expression is not None:
+        if isinstance(expression, pd.Series):
+            _check_expression_values(expression.to_numpy(np.float64), None,
+                                     np.arange(len(expression)) + 1, expression_transform)
+        else:
+            expression_path = expression
+            expression = read_expression(expression, expression_transform)
+        genes = join_expression(genes, expression, source=expression_path)
     genome_obj = _open_genome(genome)
     if "expression" not in genes.columns:
         genes = genes.assign(expression=np.nan)
@@ -384,6 +483,10 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
             "hic": os.fspath(hic) if hic is not None else "",
             "genes_sha256": _sha256(genes_path) if genes_path is not None else "",
             "elements_sha256": _sha256(elements_path) if elements_path is not None else "",
+            "expression_source": os.fspath(expression_path) if expression_path is not None else
+            ("series" if expression is not None else "genes"),
+            "expression_sha256": _sha256(expression_path) if expression_path is not None else "",
+            "n_expressed": int(np.isfinite(expression_raw).sum()),
             "tool_version": __version__,
         })
     n_padded = getattr(genome_obj, "n_padded", None)

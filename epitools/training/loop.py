@@ -38,14 +38,17 @@ from epitools.training.sources import open_source, resolve_device
 log = logging.getLogger(__name__)
 
 RATIOS = (1, 10)
+# Schedule used when neither the caller nor the model's default_hparams (paper values) set it.
+FALLBACK_SCHEDULE = {"epochs": 20, "batch_size": 64, "patience": 5}
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a training run (saved in ``last.pt`` and ``model.pt``).
 
-    ``epochs``, ``batch_size``, ``lr`` and ``weight_decay`` default to the model's
-    ``default_hparams`` (or 20 epochs / batch 64 when the model has none).
+    ``epochs``, ``batch_size`` and ``patience`` left as None take the model's hyperparameters
+    (its paper ``default_hparams``, overridden by ``hparams``), else :data:`FALLBACK_SCHEDULE`
+    (see :func:`resolve_schedule`); ``lr`` and ``weight_decay`` left as None take the model's.
     """
 
     data: str
@@ -60,7 +63,7 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float | None = None
     hparams: dict = field(default_factory=dict)
-    patience: int = 5
+    patience: int | None = None
     val_fraction: float = 0.1
     train_cells: list | None = None
     test_cells: list | None = None
@@ -110,6 +113,25 @@ def set_rng_state(state: dict, loader_gen: torch.Generator) -> None:
 
 
 # -- model set-up ----------------------------------------------------------------------------
+def resolve_schedule(config: TrainConfig, model_hparams: dict) -> dict:
+    """``epochs``, ``batch_size`` and ``patience`` of a run: the config's value when set, else the
+    model's hyperparameter of that name, else :data:`FALLBACK_SCHEDULE`.
+
+    Returns
+    -------
+    dict
+        name -> int (each at least 1).
+    """
+    schedule = {}
+    for name, fallback in FALLBACK_SCHEDULE.items():
+        value = getattr(config, name)
+        value = model_hparams.get(name, fallback) if value is None else value
+        if value is None or int(value) < 1:
+            raise UsageError(f"{name.replace('_', '-')} must be at least 1, got {value}")
+        schedule[name] = int(value)
+    return schedule
+
+
 def apply_freeze(model: torch.nn.Module, prefixes) -> list[str]:
     """Stop gradients of parameters whose name starts with any of ``prefixes``.
 
@@ -259,8 +281,10 @@ def train(config: TrainConfig) -> dict:
     hparams = {**source.geometry, **config.hparams}
     model = cls(**hparams).to(device)
     hp = model.hparams
-    epochs = int(config.epochs if config.epochs is not None else hp.get("epochs", 20))
-    batch_size = int(config.batch_size if config.batch_size is not None else hp.get("batch_size", 64))
+    schedule = resolve_schedule(config, hp)
+    epochs, batch_size, patience = schedule["epochs"], schedule["batch_size"], schedule["patience"]
+    log.info("%s: up to %d epochs, batch size %d, early stopping after %d epochs without gain",
+             config.model, epochs, batch_size, patience)
     if config.init_from:
         init = load_checkpoint(config.init_from, encoding=source.encoding)
         if init["model"] != config.model:
@@ -322,7 +346,7 @@ def train(config: TrainConfig) -> dict:
     # float16 autocast needs loss scaling; bfloat16 (and CPU) does not, the scaler is then a no-op.
     fp16 = device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
     scaler = torch.amp.GradScaler("cuda", enabled=fp16)
-    stopped = bad_epochs >= config.patience
+    stopped = bad_epochs >= patience
     for epoch in range(start_epoch + 1, epochs + 1):
         if stopped:
             break
@@ -360,7 +384,7 @@ def train(config: TrainConfig) -> dict:
                                             {"val": _json_safe(val_metrics), "epoch": epoch}), best_path)
         else:
             bad_epochs += 1
-        stopped = bad_epochs >= config.patience
+        stopped = bad_epochs >= patience
         resume_state = {"config": config_record, "epoch": epoch, "optimizer": optimizer.state_dict(),
                         "best_score": best_score, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
                         "elapsed": elapsed, "history": history, "rng": rng_state(loader_gen)}
@@ -389,7 +413,8 @@ def train(config: TrainConfig) -> dict:
         "val": best["metrics"].get("val", {}),
         "epochs": len(history), "best_epoch": best_epoch, "time_s": elapsed,
         "n_train": int(len(split.train)), "n_val": int(len(val_rows)), "n_test": int(len(test_rows)),
-        "batch_size": batch_size, "store": str(config.data), "split_info": split.info,
+        "batch_size": batch_size, "max_epochs": epochs, "patience": patience,
+        "store": str(config.data), "split_info": split.info,
         "frozen": frozen, "class_weight": pos_weight, "adversarial": config.adversarial,
         "tool_version": __version__,
     }

@@ -4,7 +4,7 @@ process EPI_ENCODE_GENES {
     container "${params.container_cpu}"
 
     input:
-    tuple val(meta), path(genes), path(elements), path(genome), path(genome_index), path(hic)
+    tuple val(meta), path(genes), path(elements), path(genome), path(genome_index), path(hic), path(expression)
 
     output:
     tuple val(meta), path("${prefix}.genes.h5"), emit: store
@@ -16,10 +16,12 @@ process EPI_ENCODE_GENES {
     script:
     def args = task.ext.args ?: ''
     def hic_arg = hic ? "--hic ${hic}" : ''
+    def expression_arg = expression ? "--expression ${expression}" : ''
     prefix = task.ext.prefix ?: "${meta.id}"
     """
     epi-encode \\
         --genes ${genes} \\
+        ${expression_arg} \\
         --elements ${elements} \\
         --genome ${genome} \\
         ${hic_arg} \\

@@ -1,3 +1,5 @@
+// meta.score_column (optional) names the score column of the predictions, e.g. attention_abc of
+// EPI_PRIORITIZE_GENES' scores.tsv; meta.predictor (optional) goes into the output name.
 process EPI_EVALUATE {
     tag "${meta.id}"
     label 'process_low'
@@ -17,11 +19,13 @@ process EPI_EVALUATE {
     script:
     def args = task.ext.args ?: ''
     def cell_type_arg = meta.cell_type ? "--cell-type ${meta.cell_type}" : ''
-    prefix = task.ext.prefix ?: "${meta.id}_crispr"
+    def score_arg = meta.score_column ? "--score-column ${meta.score_column}" : ''
+    prefix = task.ext.prefix ?: (meta.predictor ? "${meta.id}_${meta.predictor}_crispr" : "${meta.id}_crispr")
     """
     epi-prioritize evaluate \\
         --benchmark ${benchmark} \\
         --predictions ${predictions} \\
+        ${score_arg} \\
         ${cell_type_arg} \\
         --out ${prefix} \\
         ${args}
@@ -33,7 +37,7 @@ process EPI_EVALUATE {
     """
 
     stub:
-    prefix = task.ext.prefix ?: "${meta.id}_crispr"
+    prefix = task.ext.prefix ?: (meta.predictor ? "${meta.id}_${meta.predictor}_crispr" : "${meta.id}_crispr")
     """
     mkdir -p ${prefix}
     touch ${prefix}/evaluation.tsv ${prefix}/matched.tsv ${prefix}/pr_curves.png
