@@ -134,10 +134,10 @@ def main(argv=None) -> dict:
             simulate(sim, seed=args.seed, config=SimulationConfig.preset(args.preset), overwrite=True)
         store = work / f"genes_{args.preset}_{args.seed}_{args.window}.h5"
         if not store.exists():
-            # epi-simulate writes expression already on a log scale.
+            # epi-simulate writes TPM-like expression; planted effects are in log1p space.
             build_gene_store(sim / "genes.tsv", sim / "elements.bed", sim / "genome.fa", store,
                              hic=sim / "hic.cool", promoter_length=args.window,
-                             enhancer_length=args.window, expression_transform="none")
+                             enhancer_length=args.window)
         run = work / f"epinformer_fold{args.fold}"
         config = TrainConfig(data=str(store), model="epinformer", out=str(run), split="chrom",
                              fold=args.fold, seed=args.seed, epochs=args.epochs, patience=args.patience,

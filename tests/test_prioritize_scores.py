@@ -125,8 +125,7 @@ def simulated(tmp_path_factory):
     simulate(tmp / "sim", seed=0, config=SimulationConfig.tiny())
     path = tmp / "genes.h5"
     build_gene_store(tmp / "sim" / "genes.tsv", tmp / "sim" / "elements.bed", tmp / "sim" / "genome.fa",
-                     path, hic=tmp / "sim" / "hic.cool", promoter_length=L, enhancer_length=L,
-                     expression_transform="none")
+                     path, hic=tmp / "sim" / "hic.cool", promoter_length=L, enhancer_length=L)
     return tmp / "sim", path
 
 

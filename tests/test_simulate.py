@@ -134,6 +134,12 @@ def test_planted_motifs_sit_in_the_genome_at_recorded_positions(simulated):
     planted = sites[sites["kind"] == "planted"]
     fam = {**truth["element_families"]["enhancer"], **truth["element_families"]["promoter"]}
     assert (planted["family"] == planted["element_id"].map(fam)).all()
+    # motif_copies non-overlapping copies per element (sorted by start within each element).
+    per_element = planted.groupby("element_id")
+    assert (per_element.size() == truth["parameters"]["motif_copies"]).all()
+    ordered = planted.sort_values(["element_id", "start"])
+    same = ordered["element_id"].to_numpy()[1:] == ordered["element_id"].to_numpy()[:-1]
+    assert (ordered["start"].to_numpy()[1:][same] >= ordered["end"].to_numpy()[:-1][same]).all()
     lo = planted["element_id"].map(lambda e: bounds[e][0])
     hi = planted["element_id"].map(lambda e: bounds[e][1])
     assert ((planted["start"] >= lo) & (planted["end"] <= hi)).all()
@@ -264,8 +270,20 @@ def test_expression_follows_planted_drivers_and_abc_beats_distance(simulated_sma
     assert 0.5 * len(genes) < len(driven) < len(genes)
     effects = [d["effect"] for g in driven for d in truth["genes"][g]["drivers"]]
     assert min(effects) > 0
+    # Linear, TPM-like expression (what epi-encode --genes log1p-transforms), typically 1-1000.
     expr = genes.set_index("gene")["expression"]
-    assert expr[driven].mean() > expr.drop(driven).mean() + 1.0
+    assert (expr >= 0).all() and 1 < expr.median() < 1000 and expr.max() > 100
+    log_expr = np.log1p(expr)
+    assert log_expr[driven].mean() > log_expr.drop(driven).mean() + 1.0
+    # A driver's effect is the noise-free drop in log1p(TPM): removing a gene's sole driver
+    # leaves the baseline, log1p(scale * baseline * exp(half-life effects)), up to noise.
+    hl = genes.set_index("gene")[[f"hl_{i}" for i in range(1, 9)]].to_numpy() @ model["half_life_weights"]
+    floor = pd.Series(np.log1p(model["scale"] * model["baseline"] * np.exp(hl)), index=expr.index)
+    sole = [(g, truth["genes"][g]["drivers"][0]["effect"]) for g in driven
+            if len(truth["genes"][g]["drivers"]) == 1]
+    residual = np.array([log_expr[g] - effect - floor[g] for g, effect in sole])
+    assert len(sole) > 5 and np.median(np.abs(residual)) < 2 * model["noise"]
+    assert "log1p" in model["effect"]
 
     labels, abc, closeness = [], [], []
     for g in genes.itertuples():

@@ -182,8 +182,7 @@ def test_gene_store_trains_epinformer_regression(tmp_path):
     sim = tmp_path / "sim"
     simulate(sim, seed=2, config=SimulationConfig.tiny())
     store = build_gene_store(sim / "genes.tsv", sim / "elements.bed", sim / "genome.fa", tmp_path / "genes.h5",
-                             promoter_length=64, enhancer_length=64, max_enhancers=4,
-                             expression_transform="none")
+                             promoter_length=64, enhancer_length=64, max_enhancers=4)
     result = train(TrainConfig(data=str(store), model="epinformer", out=str(tmp_path / "run"), split="chrom",
                                folds=4, fold=1, epochs=1, batch_size=8))
     assert result["task"] == "genes" and {"pearson_r", "mse"} <= set(result)

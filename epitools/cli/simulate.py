@@ -33,21 +33,23 @@ def _cell_types(ctx, param, value):
 @click.option("--n-genes", type=click.IntRange(min=1), default=None,
               help="Number of genes (promoters), spread evenly over chromosomes. [preset: default 480]")
 @click.option("--motif-strength", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="PWM sharpening exponent of planted instances (1 = sample the PWM). [default 1.5]")
+              help="PWM sharpening exponent of planted instances (1 = sample the PWM). [default 3.0]")
+@click.option("--motif-copies", type=click.IntRange(min=1), default=None,
+              help="Planted motif instances of its family per element. [default 4]")
 @click.option("--noise", type=click.FloatRange(0, 1), default=None,
-              help="Decoy-motif probability per element and background motif density. [default 0.3]")
+              help="Decoy-motif probability per element and background motif density. [default 0.15]")
 @click.option("--unclean-fraction", type=click.FloatRange(0, 1), default=None,
               help="Fraction of interactions without a compatible motif pair. [default 0.02]")
 @click.option("--negatives-per-positive", type=click.IntRange(min=1), default=None,
-              help="Distance-matched negatives per positive. [default 20]")
+              help="Distance-matched negatives per positive. [default 10]")
 @click.option("--cell-types", callback=_cell_types, default=None,
               help="Comma-separated cell type names; interactions differ between them. [default SIM]")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
-def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, noise,
+def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, motif_copies, noise,
          unclean_fraction, negatives_per_positive, cell_types, force):
     overrides = {k: v for k, v in {
         "n_chroms": n_chroms, "chrom_size": chrom_size, "n_genes": n_genes,
-        "motif_strength": motif_strength, "noise": noise, "unclean_fraction": unclean_fraction,
+        "motif_strength": motif_strength, "motif_copies": motif_copies, "noise": noise, "unclean_fraction": unclean_fraction,
         "negatives_per_positive": negatives_per_positive, "cell_types": cell_types,
     }.items() if v is not None}
     base = SimulationConfig.preset(preset)
