@@ -7,8 +7,9 @@ import pyBigWig
 import pytest
 
 from epitools.errors import InputError, UsageError
-from epitools.interpret.tracks import (attention_maps, read_chrom_sizes, regions_table, top_regions,
-                                       upsample, window_tracks, write_bedgraph, write_bigwig)
+from epitools.interpret.tracks import (attention_maps, regions_table, top_regions, upsample,
+                                       window_tracks)
+from epitools.io.tracks import read_chrom_sizes, write_bedgraph, write_bigwig
 from epitools.models.registry import build_model
 from tests._planted import make_store
 

@@ -171,6 +171,7 @@ def tracks(attributions, model_path, data, chrom_sizes, width, n_regions, max_pa
     import numpy as np
 
     from epitools.interpret import tracks as T
+    from epitools.io.tracks import read_chrom_sizes, write_bedgraph, write_bigwig
     from epitools.interpret.attribution import window_coordinates, load_attributions, select_rows
     from epitools.io.store import PairStore
 
@@ -178,7 +179,7 @@ def tracks(attributions, model_path, data, chrom_sizes, width, n_regions, max_pa
         raise UsageError("give --attributions and/or --model with --data")
     if (model_path is None) != (data is None):
         raise UsageError("--model and --data go together")
-    sizes = T.read_chrom_sizes(chrom_sizes)
+    sizes = read_chrom_sizes(chrom_sizes)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if attributions:
@@ -186,8 +187,8 @@ def tracks(attributions, model_path, data, chrom_sizes, width, n_regions, max_pa
         element = attr.get("element", "enhancer")
         per_base = attr["scores"].sum(axis=1)
         seg = T.window_tracks(per_base, attr["chrom"], attr["window_start"], sizes, attr["reverse_complement"])
-        T.write_bedgraph(seg, out / f"{element}_attribution.bedGraph", f"{element} attribution")
-        T.write_bigwig(seg, out / f"{element}_attribution.bw", sizes)
+        write_bedgraph(seg, out / f"{element}_attribution.bedGraph", f"{element} attribution")
+        write_bigwig(seg, out / f"{element}_attribution.bw", sizes)
         table = T.regions_table(per_base, attr["ohe"], attr, element, "attribution", width, n_regions)
         T.write_regions(table, out / f"{element}_top_regions.bed", out / f"{element}_top_regions.tsv")
         log.info("%s attribution track of %d windows -> %s", element, len(per_base), out)
@@ -206,8 +207,8 @@ def tracks(attributions, model_path, data, chrom_sizes, width, n_regions, max_pa
             values = T.upsample(maps[side], length)
             seg = T.window_tracks(values, meta[side]["chrom"], meta[side]["window_start"], sizes,
                                   meta[side]["reverse_complement"])
-            T.write_bedgraph(seg, out / f"{side}_attention.bedGraph", f"{side} attention")
-            T.write_bigwig(seg, out / f"{side}_attention.bw", sizes)
+            write_bedgraph(seg, out / f"{side}_attention.bedGraph", f"{side} attention")
+            write_bigwig(seg, out / f"{side}_attention.bw", sizes)
             if not attributions or side != attr.get("element"):
                 ohe = one_hot(seqs[side]) if seqs is not None else None
                 meta[side]["pair_id"] = np.asarray(meta[side]["pair_id"]).astype(str)

@@ -36,6 +36,7 @@ import pandas as pd
 
 from epitools import __version__
 from epitools.data import simulate_hic, simulate_motifs, simulate_tracks
+from epitools.io.tracks import write_bedgraph, write_bigwig
 from epitools.errors import UsageError
 from epitools.io.atomic import atomic_path
 from epitools.progress import progress
@@ -745,8 +746,8 @@ def simulate(out_dir, seed: int = 0, config: SimulationConfig | None = None,
                 np.concatenate([enh["start"], genes["start"]]),
                 np.concatenate([enh["end"], genes["end"]]),
                 np.concatenate([act[f"enhancer_{mark}"], act[f"promoter_{mark}"]]), chroms)
-            simulate_tracks.write_bedgraph(tmp / f"{mark}.bedGraph", segments)
-            simulate_tracks.write_bigwig(tmp / f"{mark}.bw", segments, chrom_sizes)
+            write_bedgraph(segments, tmp / f"{mark}.bedGraph")
+            write_bigwig(segments, tmp / f"{mark}.bw", chrom_sizes)
         simulate_hic.write_cool(tmp / "hic.cool", bins, pixels, assembly="sim")
         simulate_hic.write_mcool(tmp / "hic.mcool", tmp / "hic.cool", cfg.mcool_resolutions)
         truth = _truth(cfg, seed, motifs, genes, enh, inter, effects, expression,

@@ -43,24 +43,3 @@ def flatten_intervals(chroms, starts, ends, values, chrom_order) -> pd.DataFrame
         out.append(pd.DataFrame({"chrom": chrom, "start": edges[:-1][keep], "end": edges[1:][keep],
                                  "value": np.round(level[keep], 4)}))
     return pd.concat(out, ignore_index=True) if out else frame.iloc[:0]
-
-
-def write_bedgraph(path, segments: pd.DataFrame) -> None:
-    """Write ``chrom start end value`` segments as a headerless bedGraph."""
-    segments.to_csv(path, sep="\t", header=False, index=False, float_format="%.4f")
-
-
-def write_bigwig(path, segments: pd.DataFrame, chrom_sizes: dict) -> None:
-    """Write segments (sorted, non-overlapping) as a bigWig with the given chromosome sizes."""
-    import pyBigWig
-
-    bw = pyBigWig.open(str(path), "w")
-    try:
-        bw.addHeader([(c, int(s)) for c, s in chrom_sizes.items()], maxZooms=4)
-        if len(segments):
-            bw.addEntries(segments["chrom"].astype(str).tolist(),
-                          segments["start"].astype(int).tolist(),
-                          ends=segments["end"].astype(int).tolist(),
-                          values=segments["value"].astype(float).tolist())
-    finally:
-        bw.close()

@@ -22,30 +22,6 @@ from epitools.io.atomic import atomic_path
 log = logging.getLogger(__name__)
 
 
-def read_chrom_sizes(path) -> dict:
-    """Chromosome sizes from a ``chrom.sizes``/``.fai`` file or a genome (FASTA/2bit)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("chromosome sizes file not found", path=path)
-    if path.suffix in (".sizes", ".fai", ".txt", ".tsv") or path.name.endswith("chrom.sizes"):
-        sizes = {}
-        with open(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip() or line.startswith("#"):
-                    continue
-                fields = line.rstrip("\n").split("\t")
-                try:
-                    sizes[fields[0]] = int(fields[1])
-                except (IndexError, ValueError) as exc:
-                    raise InputError("expected 'chrom<TAB>size'", path=path, line=lineno,
-                                     field="size") from exc
-        return sizes
-    from epitools.io.genome import Genome
-
-    with Genome(path) as genome:
-        return dict(genome.chrom_sizes)
-
-
 def upsample(values: np.ndarray, length: int) -> np.ndarray:
     """(N, n) pooled values → (N, length): position i covers bases [i·L/n, (i+1)·L/n)."""
     values = np.asarray(values, dtype=np.float64)
@@ -97,34 +73,6 @@ def window_tracks(values: np.ndarray, chroms, starts, chrom_sizes: dict,
     if not frames:
         return pd.DataFrame({"chrom": [], "start": [], "end": [], "value": []})
     return pd.concat(frames, ignore_index=True)
-
-
-def write_bedgraph(segments: pd.DataFrame, path, name: str | None = None) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "w") as fh:
-            if name:
-                fh.write(f'track type=bedGraph name="{name}"\n')
-            segments.to_csv(fh, sep="\t", header=False, index=False, float_format="%.6g")
-    return path
-
-
-def write_bigwig(segments: pd.DataFrame, path, chrom_sizes: dict) -> Path:
-    """Segments (sorted, non-overlapping) → bigWig with the genome's chromosome sizes."""
-    import pyBigWig
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        bw = pyBigWig.open(str(tmp), "w")
-        try:
-            bw.addHeader([(c, int(s)) for c, s in chrom_sizes.items()], maxZooms=4)
-            if len(segments):
-                bw.addEntries(segments["chrom"].astype(str).tolist(), segments["start"].astype(int).tolist(),
-                              ends=segments["end"].astype(int).tolist(),
-                              values=segments["value"].astype(float).tolist())
-        finally:
-            bw.close()
-    return path
 
 
 def top_regions(values: np.ndarray, width: int = 45, n_regions: int = 5) -> tuple[np.ndarray, np.ndarray]:

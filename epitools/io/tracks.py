@@ -1,4 +1,5 @@
-"""Signal or read counts over genomic elements from bedGraph or bigWig files."""
+"""Signal tracks: bedGraph and bigWig reading (signal or read counts over elements) and
+writing, and chromosome sizes."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyBigWig
 
 from epitools.errors import InputError
+from epitools.io.atomic import atomic_path
 
 
 def read_bedgraph(path) -> pd.DataFrame:
@@ -97,3 +100,56 @@ def element_signal(elements: pd.DataFrame, path, exact: bool = True) -> np.ndarr
         if not np.isnan(vals).any():
             return vals.astype(np.float64)
     return _coverage_from_bedgraph(track, chrom, start, end)
+
+
+def read_chrom_sizes(path) -> dict:
+    """Chromosome sizes from a ``chrom.sizes``/``.fai`` file or a genome (FASTA/2bit)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("chromosome sizes file not found", path=path)
+    if path.suffix in (".sizes", ".fai", ".txt", ".tsv") or path.name.endswith("chrom.sizes"):
+        sizes = {}
+        with open(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                fields = line.rstrip("\n").split("\t")
+                try:
+                    sizes[fields[0]] = int(fields[1])
+                except (IndexError, ValueError) as exc:
+                    raise InputError("expected 'chrom<TAB>size'", path=path, line=lineno,
+                                     field="size") from exc
+        return sizes
+    from epitools.io.genome import Genome  # genome.py imports pyfaidx/py2bit: only when needed
+
+    with Genome(path) as genome:
+        return dict(genome.chrom_sizes)
+
+
+def write_bedgraph(segments: pd.DataFrame, path, name: str | None = None) -> Path:
+    """Write ``chrom start end value`` segments as bedGraph (with a track line when ``name``)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as fh:
+            if name:
+                fh.write(f'track type=bedGraph name="{name}"\n')
+            segments[["chrom", "start", "end", "value"]].to_csv(
+                fh, sep="\t", header=False, index=False, float_format="%.7g")
+    return path
+
+
+def write_bigwig(segments: pd.DataFrame, path, chrom_sizes: dict) -> Path:
+    """Segments (sorted, non-overlapping) → bigWig with the genome's chromosome sizes."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        bw = pyBigWig.open(str(tmp), "w")
+        try:
+            bw.addHeader([(c, int(s)) for c, s in chrom_sizes.items()], maxZooms=4)
+            if len(segments):
+                bw.addEntries(segments["chrom"].astype(str).tolist(),
+                              segments["start"].astype(int).tolist(),
+                              ends=segments["end"].astype(int).tolist(),
+                              values=segments["value"].astype(float).tolist())
+        finally:
+            bw.close()
+    return path
