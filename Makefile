@@ -14,6 +14,7 @@ PROMOTER_LENGTH ?= 1000
 GENE_WINDOW ?= 256
 DEMO_MODEL ?= epipam
 EPOCHS ?= 8
+FOLDS ?= 3
 SIM := $(RESULTS)/simulated
 
 .PHONY: install test test-slow demo bench pipeline-test clean
@@ -42,7 +43,7 @@ demo: install
 	$(BIN)/epi-encode --pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa --augment-copies 10 \
 		--enhancer-length $(ENHANCER_LENGTH) --promoter-length $(PROMOTER_LENGTH) --seed $(SEED) \
 		-o $(RESULTS)/encoded/pairs.h5
-	$(BIN)/epi-train --data $(RESULTS)/encoded/pairs.h5 --model $(DEMO_MODEL) --split chrom --fold 1 \
+	$(BIN)/epi-train --data $(RESULTS)/encoded/pairs.h5 --model $(DEMO_MODEL) --split chrom --folds $(FOLDS) --fold 1 \
 		--epochs $(EPOCHS) --seed $(SEED) -o $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1
 	$(BIN)/epi-predict --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
 		--pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa -o $(RESULTS)/predictions/$(DEMO_MODEL).tsv
