@@ -41,7 +41,7 @@ def _cell_types(ctx, param, value):
 @click.option("--unclean-fraction", type=click.FloatRange(0, 1), default=None,
               help="Fraction of interactions without a compatible motif pair. [default 0.02]")
 @click.option("--negatives-per-positive", type=click.IntRange(min=1), default=None,
-              help="Distance-matched negatives per positive. [default 10]")
+              help="Distance-matched negatives per positive (TargetFinder: 20). [default 20]")
 @click.option("--cell-types", callback=_cell_types, default=None,
               help="Comma-separated cell type names; interactions differ between them. [default SIM]")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")

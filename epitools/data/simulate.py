@@ -68,15 +68,15 @@ class SimulationConfig:
     ``motif_copies`` (planted instances per element), ``noise`` (probability of a decoy
     motif of another family in each element, and density of random motif instances
     genome-wide) and ``unclean_fraction`` (interactions whose enhancer carries an
-    incompatible family, i.e. positives without a clean motif pair). The defaults make the
-    pair grammar learnable by the sequence CNNs within a few epochs at 1:10 negatives, while
-    every family stays equally frequent on both sides of both classes.
+    incompatible family, i.e. positives without a clean motif pair). Negatives are
+    distance-matched at 1:20 (TargetFinder's ratio), and every family stays equally frequent on
+    both sides of both classes: only the combination across a pair is informative.
     """
 
     n_chroms: int = 12
     chrom_size: int = 2_000_000
     n_genes: int = 480
-    enhancers_per_mb: float = 240.0
+    enhancers_per_mb: float = 270.0
     enhancer_length: tuple = (300, 1000)
     promoter_flank: int = 500
     overlap_fraction: float = 0.1
@@ -92,7 +92,7 @@ class SimulationConfig:
     min_distance: int = 3000
     max_distance: int = 100_000
     max_candidates: int = 60
-    negatives_per_positive: int = 10
+    negatives_per_positive: int = 20  # TargetFinder ratio
     cell_types: tuple = ("SIM",)
     shared_interactions: float = 0.7
     hic_resolution: int = 5000
@@ -118,7 +118,8 @@ class SimulationConfig:
     @classmethod
     def small(cls, **overrides) -> "SimulationConfig":
         """Model-training tests: 6 chromosomes of 600 kb, 144 genes, ~250 positives."""
-        base = dict(n_chroms=6, chrom_size=600_000, n_genes=144, hic_max_distance=600_000)
+        base = dict(n_chroms=6, chrom_size=600_000, n_genes=144, hic_max_distance=600_000,
+                    enhancers_per_mb=340.0)
         return cls(**{**base, **overrides})
 
     @classmethod
