@@ -468,6 +468,18 @@ _DEF_RE = re.compile(r"^\s*def\s+(\w+)\s*=\s*([\w.]+)\s*\?\s*\"(.*)\"\s*:\s*''\s
 _VAR_RE = re.compile(r"\$\{\s*([A-Za-z_][\w.]*)\s*\}|(?<!\\)\$([A-Za-z_]\w*)")
 
 
+def _filler(proc: Process, values: dict):
+    """A function filling ``${name}`` / ``$name`` placeholders from ``values`` (KeyError if unknown)."""
+    def fill(s: str) -> str:
+        def one(m):
+            key = m.group(1) or m.group(2)
+            if key not in values:
+                raise KeyError(f"{proc.name}: no value for ${{{key}}}")
+            return str(values[key])
+        return _VAR_RE.sub(one, s)
+    return fill
+
+
 def render_command(proc: Process, binding: dict) -> list[str]:
     """The process's command line as argv, with Groovy placeholders taken from ``binding``.
 
@@ -478,14 +490,7 @@ def render_command(proc: Process, binding: dict) -> list[str]:
     """
     values = dict(binding)
     text = command_text(proc.script)
-
-    def fill(s: str) -> str:
-        def one(m):
-            key = m.group(1) or m.group(2)
-            if key not in values:
-                raise KeyError(f"{proc.name}: no value for ${{{key}}}")
-            return str(values[key])
-        return _VAR_RE.sub(one, s)
+    fill = _filler(proc, values)
 
     shell_lines = []
     for line in text.splitlines():
@@ -498,3 +503,38 @@ def render_command(proc: Process, binding: dict) -> list[str]:
             shell_lines.append(line)
     shell = "\n".join(shell_lines).replace("\\\\\n", " ").replace("\\$", "$")
     return shlex.split(fill(shell))
+
+
+_OUTPUT_PATH_RE = re.compile(r"\bpath\s*\(?\s*\"([^\"]+)\"")
+
+
+def _brace_expand(pattern: str) -> list[str]:
+    """``a.{x,y}`` -> ``[a.x, a.y]`` (nested groups expanded left to right)."""
+    m = re.search(r"\{([^{}]*)\}", pattern)
+    if not m:
+        return [pattern]
+    return [e for alt in m.group(1).split(",")
+            for e in _brace_expand(pattern[:m.start()] + alt + pattern[m.end():])]
+
+
+def output_patterns(proc: Process, binding: dict) -> list[tuple[str, bool]]:
+    """``(glob, optional)`` of every ``path("...")`` output but versions.yml, placeholders filled.
+
+    A line declaring several paths (``tuple val(meta), path(a), path(b)``) yields each of them.
+    """
+    fill = _filler(proc, dict(binding))
+    found = []
+    for line in proc.sections.get("output", "").splitlines():
+        optional = re.search(r"\boptional\s*:\s*true\b", line) is not None
+        for m in _OUTPUT_PATH_RE.finditer(line):
+            if m.group(1) != "versions.yml":
+                found.append((fill(m.group(1)), optional))
+    return found
+
+
+def missing_outputs(proc: Process, binding: dict, workdir: Path) -> list[str]:
+    """Required outputs of ``proc`` with no matching file in ``workdir`` (Nextflow would fail the task)."""
+    workdir = Path(workdir)
+    return [pattern for pattern, optional in output_patterns(proc, binding) if not optional
+            and not any(any(workdir.glob(p)) if any(c in p for c in "*?[") else (workdir / p).exists()
+                        for p in _brace_expand(pattern))]

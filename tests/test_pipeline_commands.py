@@ -1,13 +1,19 @@
 """Every module's command line, rendered with the ``test`` profile's values (ext.args and
 params), runs as the same CLI call on simulated data, each in its own task directory with
-its inputs staged by name, as Nextflow would run it.
+its inputs staged by name, as Nextflow would run it; the outputs the process declares must
+then exist. ``EPI_FETCH`` downloads from a loopback HTTP server started here.
 
-Commands whose CLI module is not written yet are skipped with the reason."""
+Each process's run is a module fixture (``TASK_FIXTURES``); the last test runs them all and
+fails when a module in ``modules/local/`` has no exercised call."""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
+import re
+import sys
 from pathlib import Path
 
 import h5py
@@ -18,7 +24,12 @@ from click.testing import CliRunner
 
 import pipeline_static as ps
 
+sys.path.insert(0, str(Path(__file__).parent))
+from http_fault_server import FaultServer, Route  # noqa: E402
+
 PROFILE = "test"
+# Processes whose rendered call ran to exit 0 with every declared output present.
+RAN: set[str] = set()
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +42,32 @@ def tasks(tmp_path_factory):
     return tmp_path_factory.mktemp("work")
 
 
-def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, **extra) -> Path:
-    """Stage ``inputs`` (name -> Path or None) in a task directory, render and run the command."""
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The calls run in this process; one intra-op thread costs less than two on a loaded 2-core machine."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, task: str | None = None,
+             extra_args: str = "", env: dict | None = None, **extra) -> Path:
+    """Stage ``inputs`` (name -> Path or None) in a task directory, render and run the command.
+
+    ``extra_args`` is appended to the profile's ext.args (click keeps the last value of an
+    option); ``env`` is set for the call only; ``extra`` binds further script values (prefix, ...).
+    """
     proc = pipeline.processes()[process]
     command, subcommand = proc.command()
     cmd, reason = ps.cli_command(pipeline.root, command, subcommand)
-    if cmd is None:
-        pytest.skip(f"{process}: {reason}")
-    workdir = tasks / process.lower()
+    assert cmd is not None, f"{process}: {reason}"
+    workdir = tasks / (task or process.lower())
     workdir.mkdir(exist_ok=True)
-    args = pipeline.ext_args(process, PROFILE) or ""
+    args = " ".join(filter(None, [pipeline.ext_args(process, PROFILE) or "", extra_args]))
     if process == "EPI_TRAIN":
-        # The profile's epoch count, cut to one here (click keeps the last value) to stay fast.
+        # The profile's epoch count, cut to one here to stay fast.
         args += " --epochs 1"
     binding = {"args": args, "task.cpus": 1}
     binding.update({f"params.{k}": v for k, v in pipeline.params(PROFILE).items()})
@@ -62,31 +87,85 @@ def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, **ex
     cwd = os.getcwd()
     os.chdir(workdir)
     try:
-        result = CliRunner().invoke(cmd, args, catch_exceptions=False)
+        result = CliRunner().invoke(cmd, args, env=env, catch_exceptions=False)
     finally:
         os.chdir(cwd)
     assert result.exit_code == 0, f"{' '.join(argv)}\n{result.output}"
+    missing = ps.missing_outputs(proc, binding, workdir)
+    assert not missing, f"{process}: declared outputs not written by {' '.join(argv)}: {missing}"
+    RAN.add(process)
     return workdir
 
 
-def test_simulate(pipeline, tasks):
-    out = run_task(pipeline, tasks, "EPI_SIMULATE", {}, {"id": "sim"}, prefix="sim")
+@pytest.fixture(scope="module")
+def simulated_task(pipeline, tasks):
+    return run_task(pipeline, tasks, "EPI_SIMULATE", {}, {"id": "sim"}, prefix="sim") / "sim"
+
+
+def test_simulate(simulated_task):
+    out = simulated_task.parent
     for name in ("pairs.tsv", "genome.fa", "genome.fa.fai", "genes.tsv", "elements.bed", "hic.cool",
                  "dnase.bw", "h3k27ac.bw", "truth.json"):
         assert (out / "sim" / name).is_file(), name
 
 
-def test_fetch_command_line_is_accepted(pipeline):
-    """EPI_FETCH downloads; its rendered call is parsed by the click command (no network here)."""
-    proc = pipeline.processes()["EPI_FETCH"]
-    binding = {"args": pipeline.ext_args("EPI_FETCH", PROFILE) or "", "source": "genome",
-               "accession": "hg19", "prefix": "hg19_genome"}
-    argv = ps.render_command(proc, binding)
-    cmd, reason = ps.cli_command(pipeline.root, argv[0], None)
-    assert cmd is not None, reason
-    ctx = cmd.make_context(argv[0], argv[1:])
-    assert ctx.params["source"] == "genome" and ctx.params["ids"] == ("hg19",)
-    assert ctx.params["out"] == "hg19_genome"
+def _fetch_request(value: str) -> tuple[dict, str, str]:
+    """main.nf's fetchRequest: ``source:id`` -> (meta, source, accession)."""
+    source, accession = value.split(":", 1)
+    return {"id": re.sub(r"[^A-Za-z0-9_.-]", "_", accession), "key": value}, source, accession
+
+
+FETCH_FASTA = ">chr1\n" + "ACGTTGCA" * 40 + "\n>chr2\n" + "GGGCCCAT" * 20 + "\n"
+FETCH_SIZES = "chr1\t320\nchr2\t160\n"
+
+
+@pytest.fixture(scope="module")
+def fetched(pipeline, tasks, simulated):
+    """EPI_FETCH for a `genome:` and a `url:` samplesheet value, served on 127.0.0.1.
+
+    The genome preset is pointed at the server by its environment variable and the URL is
+    the server's; --allow-http (plain http on loopback) comes in through the binding's args.
+    """
+    fa_gz = gzip.compress(FETCH_FASTA.encode())
+    pairs_body = (simulated / "pairs.tsv").read_bytes()
+    md5 = lambda data: hashlib.md5(data).hexdigest()  # noqa: E731
+    with FaultServer() as server:
+        root = "/goldenPath/hg38/bigZips"
+        server.route(f"{root}/hg38.fa.gz", Route(body=fa_gz))
+        server.route(f"{root}/hg38.chrom.sizes", Route(body=FETCH_SIZES.encode()))
+        server.route(f"{root}/md5sum.txt", Route(body=(
+            f"{md5(fa_gz)}  hg38.fa.gz\n{md5(FETCH_SIZES.encode())}  hg38.chrom.sizes\n").encode()))
+        server.route("/files/pairs.tsv", Route(body=pairs_body))
+        env = {"EPITOOLS_UCSC_URL": server.url("/goldenPath"), "EPITOOLS_CACHE": str(tasks / "fetch_cache"),
+               "no_proxy": "127.0.0.1,localhost", "NO_PROXY": "127.0.0.1,localhost"}
+        out = {}
+        for value in ("genome:hg38", f"url:{server.url('/files/pairs.tsv')}"):
+            meta, source, accession = _fetch_request(value)
+            prefix = f"{meta['id']}_{source}"
+            workdir = run_task(pipeline, tasks, "EPI_FETCH", {}, meta, task=f"epi_fetch_{source}", env=env,
+                               extra_args="--allow-http --retries 1 --backoff 0.01 --timeout 10",
+                               source=source, accession=accession, prefix=prefix)
+            out[source] = workdir / prefix
+    return out, pairs_body
+
+
+def test_fetch_genome_and_url(fetched, simulated):
+    from epitools.io.genome import Genome
+    from epitools.io.pairs import read_pairs
+    out, pairs_body = fetched
+    genome_dir = out["genome"]
+    # What main.nf takes from the emits: the FASTA (genome) and its index files (genome_index).
+    assert sorted(p.name for p in genome_dir.glob("*.fa.gz")) == ["hg38.fa.gz"]
+    assert {p.name for p in genome_dir.glob("*.f*i")} == {"hg38.fa.gz.fai", "hg38.fa.gz.gzi"}
+    genome = Genome(genome_dir / "hg38.fa.gz")
+    assert genome.chrom_sizes == {"chr1": 320, "chr2": 160}
+    assert "".join("ACGTN"[c] for c in genome.fetch_codes("chr2", 0, 8)) == "GGGCCCAT"
+    url_dir = out["url"]
+    tables = [p for p in url_dir.iterdir() if p.name != "fetch.tsv"]
+    assert [p.name for p in tables] == ["pairs.tsv"] and tables[0].read_bytes() == pairs_body
+    assert len(read_pairs(tables[0])) == len(read_pairs(simulated / "pairs.tsv"))
+    manifest = pd.read_csv(url_dir / "fetch.tsv", sep="\t")
+    assert list(manifest["path"]) == ["pairs.tsv"]
 
 
 @pytest.fixture(scope="module")
@@ -117,30 +196,49 @@ def run_dir(pipeline, tasks, store):
     return out / "sim_simcnn_fold1"
 
 
-def test_encode_train_predict_report(pipeline, tasks, store, run_dir):
-    assert store.is_file()
-    for name in ("model.pt", "metrics.json", "predictions.tsv"):
-        assert (run_dir / name).is_file(), name
+@pytest.fixture(scope="module")
+def predictions(pipeline, tasks, store, run_dir):
     out = run_task(pipeline, tasks, "EPI_PREDICT", {"model": run_dir / "model.pt", "store": store},
                    {"id": "sim", "model": "simcnn", "fold": 1}, prefix="sim_simcnn_fold1")
-    assert "score" in pd.read_csv(out / "sim_simcnn_fold1.predictions.tsv", sep="\t").columns
+    return out / "sim_simcnn_fold1.predictions.tsv"
+
+
+@pytest.fixture(scope="module")
+def report(pipeline, tasks, run_dir):
     report_dir = tasks / "epi_report"
     (report_dir / "runs").mkdir(parents=True, exist_ok=True)
     staged = report_dir / "runs" / run_dir.name
     if not staged.exists():
         staged.symlink_to(run_dir.resolve())  # Nextflow stages runs/* as symlinks to the run dirs
     out = run_task(pipeline, tasks, "EPI_REPORT", {}, {"id": "sim"}, prefix="sim_report", runs="runs")
-    assert (out / "sim_report.html").is_file() and (out / "sim_report.summary.tsv").is_file()
+    return out / "sim_report.html"
 
 
-def test_attribute_and_modisco(pipeline, tasks, store, run_dir):
+def test_encode_train_predict_report(store, run_dir, predictions, report):
+    assert store.is_file()
+    for name in ("model.pt", "metrics.json", "predictions.tsv"):
+        assert (run_dir / name).is_file(), name
+    assert "score" in pd.read_csv(predictions, sep="\t").columns
+    assert report.is_file() and report.with_name("sim_report.summary.tsv").is_file()
+
+
+@pytest.fixture(scope="module")
+def attributions(pipeline, tasks, store, run_dir):
     out = run_task(pipeline, tasks, "EPI_ATTRIBUTE_SCORES", {"model": run_dir / "model.pt", "store": store},
                    {"id": "sim", "model": "simcnn"}, prefix="sim_attr")
-    attributions = out / "sim_attr" / "attributions.npz"
-    assert attributions.is_file()
+    return out / "sim_attr" / "attributions.npz"
+
+
+@pytest.fixture(scope="module")
+def motifs(pipeline, tasks, attributions):
     out = run_task(pipeline, tasks, "EPI_MODISCO", {"attributions": attributions},
                    {"id": "sim", "model": "simcnn"}, prefix="sim_motifs")
-    assert (out / "sim_motifs").is_dir()
+    return out / "sim_motifs"
+
+
+def test_attribute_and_modisco(attributions, motifs):
+    assert attributions.is_file()
+    assert motifs.is_dir()
 
 
 def _expression_table(genes_tsv: Path, out: Path) -> Path:
@@ -148,23 +246,6 @@ def _expression_table(genes_tsv: Path, out: Path) -> Path:
     genes = pd.read_csv(genes_tsv, sep="\t")
     genes.iloc[::2][["gene", "expression"]].assign(note="x").to_csv(out, index=False)
     return out
-
-
-def test_prioritize_genes_command_line_is_accepted(pipeline, tmp_path):
-    """EPI_PRIORITIZE_GENES renders to a valid `epi-prioritize epinformer` call (parsed, not run)."""
-    proc = pipeline.processes()["EPI_PRIORITIZE_GENES"]
-    assert proc.command() == ("epi-prioritize", "epinformer")
-    model, store = tmp_path / "model.pt", tmp_path / "sim.genes.h5"
-    model.touch()
-    store.touch()
-    binding = {"args": pipeline.ext_args("EPI_PRIORITIZE_GENES", PROFILE) or "", "model": str(model),
-               "store": str(store), "prefix": "sim_epinformer_prioritize"}
-    argv = ps.render_command(proc, binding)
-    cmd, reason = ps.cli_command(pipeline.root, argv[0], argv[1])
-    assert cmd is not None, reason
-    ctx = cmd.make_context(argv[1], argv[2:])
-    assert ctx.params["model_path"] == str(model) and ctx.params["store_path"] == str(store)
-    assert ctx.params["out"] == "sim_epinformer_prioritize" and ctx.params["device"] == "cpu"
 
 
 def test_encode_genes_passes_the_expression_file(pipeline):
@@ -176,56 +257,86 @@ def test_encode_genes_passes_the_expression_file(pipeline):
     assert argv[argv.index("--expression") + 1] == "rna.csv"
 
 
-@pytest.mark.slow
-def test_gene_store_epinformer_prioritize_and_crispr(pipeline, tasks, simulated):
+@pytest.fixture(scope="module")
+def gene_store(pipeline, tasks, simulated):
     expression = _expression_table(simulated / "genes.tsv", tasks / "expression.csv")
     out = run_task(pipeline, tasks, "EPI_ENCODE_GENES",
                    {"genes": simulated / "genes.tsv", "elements": simulated / "elements.bed",
                     "genome": simulated / "genome.fa", "genome_index": simulated / "genome.fa.fai",
                     "hic": simulated / "hic.cool", "expression": expression}, {"id": "sim"}, prefix="sim")
-    gene_store = out / "sim.genes.h5"
-    with h5py.File(gene_store) as h5:
-        assert int(np.isfinite(h5["expression"][:]).sum()) == (len(pd.read_csv(simulated / "genes.tsv", sep="\t")) + 1) // 2
+    return out / "sim.genes.h5"
+
+
+@pytest.fixture(scope="module")
+def gene_meta(pipeline):
     params = pipeline.params(PROFILE)
-    meta = {"id": "sim", "model": params["gene_model"], "split": "chrom12", "folds": params["gene_folds"], "fold": 1}
-    out = run_task(pipeline, tasks, "EPI_TRAIN", {"store": gene_store}, meta, prefix="sim_epinformer_fold1")
-    run = out / "sim_epinformer_fold1"
-    assert (run / "metrics.json").is_file()
-    out = run_task(pipeline, tasks, "EPI_PRIORITIZE_GENES", {"model": run / "model.pt", "store": gene_store},
-                   meta, prefix="sim_epinformer_prioritize")
-    scores = pd.read_csv(out / "sim_epinformer_prioritize" / "scores.tsv", sep="\t")
-    assert {"attention", "abc", "attention_abc", "knockout", "distance", "rank_attention_abc"} <= set(scores.columns)
-    # Every gene is scored, with or without a measured expression.
-    assert scores["gene"].nunique() == len(pd.read_csv(simulated / "genes.tsv", sep="\t").query("gene in @scores.gene"))
-    # CRISPRi evaluation of EPInformer's scores: the simulated drivers are the regulated pairs.
+    return {"id": "sim", "model": params["gene_model"], "split": "chrom12", "folds": params["gene_folds"], "fold": 1}
+
+
+@pytest.fixture(scope="module")
+def gene_run(pipeline, tasks, gene_store, gene_meta):
+    out = run_task(pipeline, tasks, "EPI_TRAIN", {"store": gene_store}, gene_meta, task="epi_train_genes",
+                   prefix="sim_epinformer_fold1")
+    return out / "sim_epinformer_fold1"
+
+
+@pytest.fixture(scope="module")
+def gene_scores(pipeline, tasks, gene_store, gene_run, gene_meta):
+    out = run_task(pipeline, tasks, "EPI_PRIORITIZE_GENES", {"model": gene_run / "model.pt", "store": gene_store},
+                   gene_meta, prefix="sim_epinformer_prioritize")
+    return out / "sim_epinformer_prioritize" / "scores.tsv"
+
+
+@pytest.fixture(scope="module")
+def gene_evaluation(pipeline, tasks, simulated, gene_scores):
+    """EPI_EVALUATE of EPInformer's scores against a CRISPRi benchmark whose positives are the simulated drivers."""
+    scores = pd.read_csv(gene_scores, sep="\t")
     truth = json.loads((simulated / "truth.json").read_text())
     drivers = {(gene, d["enhancer_id"]) for gene, info in truth["genes"].items() for d in info.get("drivers", [])}
-    regulated = [(g, e) in drivers for g, e in zip(scores["gene"], scores["enhancer_name"])]
-    assert any(regulated)
+    regulated = pd.Series([(g, e) in drivers for g, e in zip(scores["gene"], scores["enhancer_name"])])
+    assert regulated.any()
     bench = pd.DataFrame({
         "chrom": scores["enhancer_chrom"], "chromStart": scores["enhancer_start"], "chromEnd": scores["enhancer_end"],
         "measuredGeneSymbol": scores["gene"], "startTSS": scores["tss"],
-        "Regulated": pd.Series(regulated).map({True: "TRUE", False: "FALSE"}), "ValidConnection": "TRUE",
+        "Regulated": regulated.map({True: "TRUE", False: "FALSE"}), "ValidConnection": "TRUE",
         "name": scores["gene"] + "|" + scores["enhancer_chrom"] + ":" + scores["enhancer_start"].astype(str)
         + "-" + scores["enhancer_end"].astype(str) + ":sim", "CellType": "SIM"})
     bench_path = tasks / "crispr_genes_benchmark.tsv"
     bench.to_csv(bench_path, sep="\t", index=False)
-    out = run_task(pipeline, tasks, "EPI_EVALUATE", {"predictions": out / "sim_epinformer_prioritize" / "scores.tsv",
-                                                      "benchmark": bench_path},
-                   {"id": "sim", "cell_type": "SIM", "predictor": "epinformer",
-                    "score_column": params["crispr_score"]}, prefix="sim_epinformer_crispr")
-    evaluation = pd.read_csv(out / "sim_epinformer_crispr" / "evaluation.tsv", sep="\t")
-    assert any(name.endswith(f":{params['crispr_score']}") for name in evaluation["predictor"])
+    score_column = pipeline.params(PROFILE)["crispr_score"]
+    out = run_task(pipeline, tasks, "EPI_EVALUATE", {"predictions": gene_scores, "benchmark": bench_path},
+                   {"id": "sim", "cell_type": "SIM", "predictor": "epinformer", "score_column": score_column},
+                   task="epi_evaluate_genes", prefix="sim_epinformer_crispr")
+    return out / "sim_epinformer_crispr" / "evaluation.tsv", score_column
 
 
-def test_prioritize_and_evaluate(pipeline, tasks, simulated, contacts):
+def test_gene_store_epinformer_prioritize_and_crispr(simulated, gene_store, gene_run, gene_scores, gene_evaluation):
+    genes = pd.read_csv(simulated / "genes.tsv", sep="\t")
+    with h5py.File(gene_store) as h5:
+        # Every other gene's expression was given (samplesheet `expression`); the rest are NaN.
+        assert int(np.isfinite(h5["expression"][:]).sum()) == (len(genes) + 1) // 2
+    assert (gene_run / "metrics.json").is_file()
+    scores = pd.read_csv(gene_scores, sep="\t")
+    assert {"attention", "abc", "attention_abc", "knockout", "distance", "rank_attention_abc"} <= set(scores.columns)
+    # Every gene of the store is scored, with or without a measured expression.
+    assert scores["gene"].nunique() == len(genes.query("gene in @scores.gene"))
+    evaluation, score_column = gene_evaluation
+    table = pd.read_csv(evaluation, sep="\t")
+    assert any(name.endswith(f":{score_column}") for name in table["predictor"])
+
+
+@pytest.fixture(scope="module")
+def abc_scores(pipeline, tasks, simulated, contacts):
     out = run_task(pipeline, tasks, "EPI_PRIORITIZE",
                    {"pairs": contacts, "dnase": simulated / "dnase.bw", "h3k27ac": simulated / "h3k27ac.bw",
                     "hic": simulated / "hic.cool"}, {"id": "sim"}, prefix="sim")
-    scores = out / "sim.abc.tsv"
-    table = pd.read_csv(scores, sep="\t")
-    assert "abc_score" in table.columns
-    # An ENCODE-rE2G style benchmark whose positives are the simulated interactions.
+    return out / "sim.abc.tsv"
+
+
+@pytest.fixture(scope="module")
+def crispr_evaluation(pipeline, tasks, abc_scores):
+    """EPI_EVALUATE of ABC scores against an ENCODE-rE2G style benchmark of the simulated interactions."""
+    table = pd.read_csv(abc_scores, sep="\t")
     bench = pd.DataFrame({
         "chrom": table["enhancer_chrom"], "chromStart": table["enhancer_start"], "chromEnd": table["enhancer_end"],
         "measuredGeneSymbol": table["gene"], "startTSS": table["tss"],
@@ -235,6 +346,45 @@ def test_prioritize_and_evaluate(pipeline, tasks, simulated, contacts):
         "CellType": "SIM"})
     bench_path = tasks / "crispr_benchmark.tsv"
     bench.to_csv(bench_path, sep="\t", index=False)
-    out = run_task(pipeline, tasks, "EPI_EVALUATE", {"predictions": scores, "benchmark": bench_path},
+    out = run_task(pipeline, tasks, "EPI_EVALUATE", {"predictions": abc_scores, "benchmark": bench_path},
                    {"id": "sim", "cell_type": "SIM"}, prefix="sim_crispr")
-    assert (out / "sim_crispr" / "evaluation.tsv").is_file()
+    return out / "sim_crispr" / "evaluation.tsv"
+
+
+def test_prioritize_and_evaluate(abc_scores, crispr_evaluation):
+    assert "abc_score" in pd.read_csv(abc_scores, sep="\t").columns
+    assert crispr_evaluation.is_file()
+
+
+# Which module fixture runs each process's rendered call. A process added to modules/local/
+# without an entry here fails test_every_module_call_is_run.
+TASK_FIXTURES = {
+    "EPI_SIMULATE": ["simulated_task"],
+    "EPI_FETCH": ["fetched"],
+    "HIC_CONTACTS": ["contacts"],
+    "EPI_ENCODE": ["store"],
+    "EPI_ENCODE_GENES": ["gene_store"],
+    "EPI_TRAIN": ["run_dir", "gene_run"],
+    "EPI_PREDICT": ["predictions"],
+    "EPI_REPORT": ["report"],
+    "EPI_ATTRIBUTE_SCORES": ["attributions"],
+    "EPI_MODISCO": ["motifs"],
+    "EPI_PRIORITIZE": ["abc_scores"],
+    "EPI_PRIORITIZE_GENES": ["gene_scores"],
+    "EPI_EVALUATE": ["crispr_evaluation", "gene_evaluation"],
+}
+
+
+def test_every_module_call_is_run(pipeline, request):
+    """Each module in modules/local/ defines processes, and each process's call runs above."""
+    modules = sorted(p for p in (pipeline.root / "modules" / "local").iterdir() if p.is_dir())
+    by_module = {m.name: {name for name, proc in pipeline.processes().items() if proc.path.parent == m}
+                 for m in modules}
+    assert all(by_module.values()), f"modules without a (parsable) process: {[m for m, p in by_module.items() if not p]}"
+    present = set().union(*by_module.values())
+    assert present - set(TASK_FIXTURES) == set(), "processes whose rendered call no test runs"
+    assert set(TASK_FIXTURES) - present == set(), "TASK_FIXTURES names processes that no longer exist"
+    for fixtures in TASK_FIXTURES.values():
+        for name in fixtures:
+            request.getfixturevalue(name)
+    assert present - RAN == set(), "processes whose fixture did not run their call"

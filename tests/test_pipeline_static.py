@@ -141,3 +141,22 @@ def test_broken_include_fails(broken):
 def test_broken_samplesheet_fails(broken):
     edit(broken / "assets/samplesheet_test.csv", "K562_genes,K562,", "K562 genes,K562,")
     assert any("'sample' = 'K562 genes'" in p for p in ps.check_samplesheet(broken))
+
+
+def test_output_patterns_and_missing_outputs(repo_root, tmp_path):
+    """The declared outputs a task must write, as test_pipeline_commands checks after each call."""
+    procs = ps.Pipeline(repo_root).processes()
+    simulate = dict(ps.output_patterns(procs["EPI_SIMULATE"], {"prefix": "sim"}))
+    # Both paths of `tuple val(meta), path(fasta), path(fai)` are outputs; versions.yml is not checked.
+    assert {"sim/genome.fa", "sim/genome.fa.fai", "sim/truth.json"} <= set(simulate)
+    assert "versions.yml" not in simulate and not any(simulate.values())
+    fetch = procs["EPI_FETCH"]
+    binding = {"prefix": "hg38_genome"}
+    assert dict(ps.output_patterns(fetch, binding))["hg38_genome/*.{fai,gzi}"] is True
+    assert ps.missing_outputs(fetch, binding, tmp_path) == ["hg38_genome", "hg38_genome/fetch.tsv"]
+    (tmp_path / "hg38_genome").mkdir()
+    (tmp_path / "hg38_genome" / "fetch.tsv").touch()
+    assert ps.missing_outputs(fetch, binding, tmp_path) == []  # the optional globs may match nothing
+    report = procs["EPI_REPORT"]
+    (tmp_path / "r.html").touch()
+    assert ps.missing_outputs(report, {"prefix": "r"}, tmp_path) == ["r.summary.tsv"]
