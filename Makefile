@@ -48,7 +48,7 @@ demo: install
 	$(BIN)/epi-predict --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
 		--pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa -o $(RESULTS)/predictions/$(DEMO_MODEL).tsv
 	$(BIN)/epi-attribute scores --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
-		--data $(RESULTS)/encoded/pairs.h5 --method ism --max-pairs 64 --seed $(SEED) \
+		--data $(RESULTS)/encoded/pairs.h5 --n-shuffles 10 --max-pairs 32 --seed $(SEED) \
 		-o $(RESULTS)/attribution
 	$(BIN)/epi-encode --genes $(SIM)/genes.tsv --elements $(SIM)/elements.bed --genome $(SIM)/genome.fa \
 		--hic $(SIM)/hic.mcool --enhancer-length $(GENE_WINDOW) --promoter-length $(GENE_WINDOW) \
