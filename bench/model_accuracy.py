@@ -34,7 +34,12 @@ def main() -> None:
     parser.add_argument("--models", help="comma-separated (default: every pair model)")
     parser.add_argument("--preset", default="default", choices=["tiny", "small", "default"])
     parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--patience", type=int, default=10,
+                        help="the pair grammar is learnt in a jump after several flat epochs")
+    parser.add_argument("--class-weight", action="store_true",
+                        help="weight positives by negatives/positives (1:10 set)")
+    parser.add_argument("--batch-size", type=int, help="default: the model's paper value")
+    parser.add_argument("--lr", type=float, help="default: the model's paper value")
     parser.add_argument("--folds", type=int, default=8)
     parser.add_argument("--enhancer-length", type=int, default=3000)
     parser.add_argument("--promoter-length", type=int, default=2000)
@@ -48,7 +53,8 @@ def main() -> None:
     t0 = time.perf_counter()
     result = {"bench": "model_accuracy", "preset": args.preset, "split": "chrom", "fold": 1,
               "folds": args.folds, "enhancer_length": args.enhancer_length,
-              "promoter_length": args.promoter_length, "auroc": {}, "auprc": {}, "passed": {}}
+              "promoter_length": args.promoter_length, "class_weight": args.class_weight,
+              "auroc": {}, "auprc": {}, "passed": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
         stores = prepare_data(work, args.preset, args.seed, args.enhancer_length, args.promoter_length,
@@ -57,7 +63,8 @@ def main() -> None:
             hparams = SMALL_HPARAMS.get(name, {}) if args.small else {}
             m = train(TrainConfig(data=store_for(name, stores), model=name, out=str(work / name), split="chrom",
                                   folds=args.folds, fold=1, epochs=args.epochs, patience=args.patience,
-                                  seed=args.seed, hparams=hparams, device=args.device))
+                                  seed=args.seed, hparams=hparams, device=args.device,
+                                  class_weight=args.class_weight, batch_size=args.batch_size, lr=args.lr))
             result["auroc"][name] = m["auroc"]
             result["auprc"][name] = m["auprc"]
             result["passed"][name] = bool(m["auroc"] is not None

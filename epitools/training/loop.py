@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from epitools import __version__
 from epitools.errors import ModelError, UsageError
@@ -152,20 +151,34 @@ def apply_freeze(model: torch.nn.Module, prefixes) -> list[str]:
     return sorted(set(frozen))
 
 
+def _rows(values: dict, mask: torch.Tensor) -> dict:
+    """The rows ``mask`` selects of every tensor in ``values`` that has one row per pair."""
+    n = mask.shape[0]
+    return {k: (v[mask] if torch.is_tensor(v) and v.ndim >= 1 and v.shape[0] == n else v)
+            for k, v in values.items()}
+
+
 def _batch_loss(model, out: dict, batch: dict, pos_weight: float | None) -> torch.Tensor:
-    loss = model.loss(out, batch)
+    """The model's loss of a batch, with positives weighted by ``pos_weight`` when given.
+
+    Class weighting re-weights the rows, not one term: the model's whole loss (main and
+    auxiliary heads, coordinate regression, with the model's own coefficients) is taken over
+    the positive rows and over the rest, and combined as
+    ``(w·n_pos·loss(pos) + n_rest·loss(rest)) / (n_pos + n_rest)``. For a plain BCE this is
+    exactly ``binary_cross_entropy_with_logits(..., pos_weight=w)``.
+    """
     if pos_weight is None or "label" not in batch:
-        return loss
-    # Swap the model's plain BCE on the main logit for a class-weighted one; any extra terms
-    # of the model's loss (auxiliary heads, coordinate regression) are kept as they are.
-    logit, label = out["logit"], batch["label"].to(out["logit"].dtype)
-    known = label >= 0
-    if not bool(known.any()):
-        return loss
-    plain = F.binary_cross_entropy_with_logits(logit[known], label[known])
-    weighted = F.binary_cross_entropy_with_logits(
-        logit[known], label[known], pos_weight=torch.tensor(pos_weight, device=logit.device))
-    return loss - plain + weighted
+        return model.loss(out, batch)
+    positive = batch["label"].reshape(-1) == 1
+    n_pos = int(positive.sum())
+    n_rest = positive.shape[0] - n_pos
+    if n_pos == 0:
+        return model.loss(out, batch)
+    pos_loss = model.loss(_rows(out, positive), _rows(batch, positive))
+    if n_rest == 0:
+        return pos_weight * pos_loss
+    rest_loss = model.loss(_rows(out, ~positive), _rows(batch, ~positive))
+    return (pos_weight * n_pos * pos_loss + n_rest * rest_loss) / (n_pos + n_rest)
 
 
 def _autocast(device: torch.device, enabled: bool):
