@@ -40,11 +40,11 @@ demo: install
 	$(BIN)/epi-contacts --pairs $(SIM)/pairs.tsv --hic $(SIM)/hic.mcool -o $(RESULTS)/contacts/pairs.tsv
 	$(BIN)/epi-prioritize abc --pairs $(RESULTS)/contacts/pairs.tsv --dhs $(SIM)/dnase.bw \
 		--h3k27ac $(SIM)/h3k27ac.bw -o $(RESULTS)/abc/abc.tsv
-	$(BIN)/epi-encode --pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa --augment-copies 10 \
+	$(BIN)/epi-encode --pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa \
 		--enhancer-length $(ENHANCER_LENGTH) --promoter-length $(PROMOTER_LENGTH) --seed $(SEED) \
 		-o $(RESULTS)/encoded/pairs.h5
 	$(BIN)/epi-train --data $(RESULTS)/encoded/pairs.h5 --model $(DEMO_MODEL) --split chrom --folds $(FOLDS) --fold 1 \
-		--epochs $(EPOCHS) --seed $(SEED) -o $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1
+		--class-weight --epochs $(EPOCHS) --seed $(SEED) -o $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1
 	$(BIN)/epi-predict --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
 		--pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa -o $(RESULTS)/predictions/$(DEMO_MODEL).tsv
 	$(BIN)/epi-attribute scores --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
