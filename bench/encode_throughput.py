@@ -5,7 +5,7 @@ set size (default 10k and 100k pairs), each encoded in a fresh subprocess so
 peak memory is measured per size. Peak RSS above the loaded genome should be
 flat across sizes: the encoder streams the pairs in chunks.
 
-    python bench/encode_throughput.py [--sizes 10000 100000] [--compression lzf]
+    python bench/encode_throughput.py [--sizes 10000 100000] [--compression blosc]
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--chroms", type=int, default=4)
     parser.add_argument("--chrom-size", type=int, default=5_000_000)
     parser.add_argument("--chunk-size", type=int, default=10_000)
-    parser.add_argument("--compression", choices=["lzf", "gzip", "blosc", "none"], default="lzf")
+    parser.add_argument("--compression", choices=["lzf", "gzip", "blosc", "none"], default="blosc")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--genome", help=argparse.SUPPRESS)

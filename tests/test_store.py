@@ -88,7 +88,8 @@ def test_store_attrs_and_provenance(tmp_path, genome_path):
     assert a["source"] == str(pairs_tsv.resolve()) and a["source_checksum"].startswith("sha256:")
     assert a["tool_version"] and a["n_pairs"] == 12 and a["padded_windows"] == 2
     with h5py.File(out) as h5:
-        assert h5["enhancer"].compression == "lzf" and h5["enhancer"].chunks[1] == LE
+        # blosc is a registered HDF5 filter (hdf5plugin), not one of h5py's named ones
+        assert "32001" in h5["enhancer"]._filters and h5["enhancer"].chunks[1] == LE
     assert not list(tmp_path.glob(".s.h5.tmp-*"))
 
 
@@ -196,12 +197,11 @@ def test_open_store_rejects_other_files(tmp_path):
         open_store(other)
 
 
-def test_blosc_compression_round_trip(tmp_path, genome_path):
+def test_blosc_and_lzf_stores_hold_the_same_rows(tmp_path, genome_path):
     pairs = make_pairs(5)
     lzf, blosc = tmp_path / "l.h5", tmp_path / "b.h5"
-    build_pair_store(pairs, lzf, genome_path, enhancer_length=LE, promoter_length=LP)
-    build_pair_store(pairs, blosc, genome_path, enhancer_length=LE, promoter_length=LP,
-                     compression="blosc")
+    build_pair_store(pairs, lzf, genome_path, enhancer_length=LE, promoter_length=LP, compression="lzf")
+    build_pair_store(pairs, blosc, genome_path, enhancer_length=LE, promoter_length=LP)
     a, b = open_store(lzf).read(), open_store(blosc).read()
     for key in ("enhancer", "promoter", "pair_id", "label"):
         np.testing.assert_array_equal(a[key], b[key])

@@ -37,9 +37,10 @@ from epitools.errors import UsageError
 @click.option("--max-shift", type=click.IntRange(0), default=100,
               help="Largest shift (bp) of an augmented copy's windows.")
 @click.option("--chunk-size", type=click.IntRange(1), default=10_000, help="Pairs encoded per step.")
-@click.option("--compression", type=click.Choice(["lzf", "gzip", "blosc", "none"]), default="lzf",
-              help="HDF5 compression: lzf (built in), gzip level 1 (portable), blosc "
-                   "(LZ4 + bit shuffle: fastest and smallest; needs hdf5plugin to write and read).")
+@click.option("--compression", type=click.Choice(["lzf", "gzip", "blosc", "none"]), default="blosc",
+              help="HDF5 compression: blosc (LZ4 + bit shuffle: fastest and smallest; other HDF5 "
+                   "readers need the hdf5plugin filters), lzf (built into h5py), gzip level 1 "
+                   "(any HDF5 reader).")
 @click.option("--genes", "genes_path", type=click.Path(exists=True, dir_okay=False),
               help="Genes/TSS table: build the EPInformer gene-level store.")
 @click.option("--elements", "elements_path", type=click.Path(exists=True, dir_okay=False),

@@ -362,7 +362,7 @@ def _side_windows(chunk, side: str, src, shifts, length, genome, inline: bool):
 def build_pair_store(pairs, out, genome=None, *, format: str = "auto", enhancer_length: int = 3000,
                      promoter_length: int = 2000, encoding: str = "onehot", k: int = 6,
                      reverse_complement: bool = False, augment_copies: int = 0, max_shift: int = 100,
-                     chunk_size: int = 10_000, seed: int = 0, compression: str | None = "lzf",
+                     chunk_size: int = 10_000, seed: int = 0, compression: str | None = "blosc",
                      promoter_bed=None, labels=None, cell_type: str | None = None) -> dict:
     """Encode a pairs table into a pair store, streaming ``chunk_size`` pairs at a time.
 
