@@ -51,3 +51,18 @@ def simulated_small(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("simulated") / "small"
     simulate(out, seed=SIMULATION_SEED, config=SimulationConfig.small())
     return out
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """One intra-op torch thread for a module of tiny-tensor tests.
+
+    OpenMP threads spin-wait between small operations; on a loaded 2-core machine two threads
+    cost seconds per step where one costs milliseconds.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -14,13 +14,7 @@ from epitools.models.registry import build_model
 L, M = 64, 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread (OpenMP spin-waits cost seconds per step on a busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _batch(b=3, seed=0):

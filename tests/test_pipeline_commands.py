@@ -42,14 +42,7 @@ def tasks(tmp_path_factory):
     return tmp_path_factory.mktemp("work")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """The calls run in this process; one intra-op thread costs less than two on a loaded 2-core machine."""
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, task: str | None = None,
