@@ -22,6 +22,7 @@ import torch
 from epitools.errors import InputError, UsageError
 from epitools.io.atomic import atomic_path, write_text
 from epitools.interpret.jaspar import MotifDatabase, load_jaspar
+from epitools.report.plots import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +195,10 @@ def logo(matrix: np.ndarray, path, title: str = "", ylabel: str = "") -> Path:
         ax.set_ylabel(ylabel, fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
         fig.tight_layout()
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=90)
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return save_figure(fig, Path(path), dpi=90)
 
 
 def pattern_logos(patterns: list[Pattern], out_dir) -> dict:

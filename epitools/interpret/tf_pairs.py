@@ -21,7 +21,7 @@ from epitools.data.encoding import encode_sequence, one_hot
 from epitools.errors import InputError, UsageError
 from epitools.interpret.jaspar import MotifDatabase, load_jaspar
 from epitools.interpret.motifs import benjamini_hochberg
-from epitools.io.atomic import atomic_path
+from epitools.report.plots import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +165,7 @@ def heatmap(table: pd.DataFrame, path, top: int = 20) -> Path:
         ax.set_ylabel("enhancer TF")
         fig.colorbar(im, ax=ax, label="-log10 q")
         fig.tight_layout()
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100)
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return save_figure(fig, Path(path), dpi=100)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from epitools.errors import InputError
+from epitools.report.plots import save_figure
 from epitools.training.metrics import auprc, precision_at_recall
 
 log = logging.getLogger(__name__)
@@ -130,8 +131,6 @@ def plot_pr_curves(labels, scores: dict[str, np.ndarray], path) -> None:
     import matplotlib.pyplot as plt
     from sklearn.metrics import precision_recall_curve
 
-    from epitools.io.atomic import atomic_path
-
     fig, ax = plt.subplots(figsize=(5.5, 5))
     labels = np.asarray(labels)
     for name, score in scores.items():
@@ -141,9 +140,7 @@ def plot_pr_curves(labels, scores: dict[str, np.ndarray], path) -> None:
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="CRISPRi benchmark")
     ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def element_activity_table(path) -> pd.DataFrame:

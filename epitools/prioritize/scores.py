@@ -19,8 +19,9 @@ from epitools.data.gene_dataset import GeneDataset
 from epitools.data.gene_store import GeneStore
 from epitools.errors import UsageError
 from epitools.prioritize.abc import abc_score
-from epitools.io.atomic import atomic_open, atomic_path
+from epitools.io.atomic import atomic_open
 from epitools.progress import progress
+from epitools.report.plots import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,4 @@ def plot_locus(df: pd.DataFrame, gene: str, path, truth=None) -> None:
                       + ("; red = known drivers" if highlight.any() else ""))
     axes[-1].set_xlabel("enhancer centre - TSS (kb)")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)

@@ -15,10 +15,14 @@ from sklearn import metrics as skm  # noqa: E402
 from epitools.io.atomic import atomic_path  # noqa: E402
 
 
-def _save(fig, path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+def save_figure(fig, path, dpi: int = 110):
+    """Write ``fig`` as a PNG atomically and close it; returns the path."""
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return path
 
 
 def png_bytes(fig) -> bytes:
@@ -81,14 +85,14 @@ def history_figure(history: pd.DataFrame):
 
 def save_roc(path, curves: dict) -> None:
     """Write :func:`roc_figure` to ``path`` atomically."""
-    _save(roc_figure(curves), path)
+    save_figure(roc_figure(curves), path)
 
 
 def save_pr(path, curves: dict) -> None:
     """Write :func:`pr_figure` to ``path`` atomically."""
-    _save(pr_figure(curves), path)
+    save_figure(pr_figure(curves), path)
 
 
 def save_history(path, history: pd.DataFrame) -> None:
     """Write :func:`history_figure` to ``path`` atomically."""
-    _save(history_figure(history), path)
+    save_figure(history_figure(history), path)
