@@ -31,7 +31,6 @@ genome path, source checksums and tool version.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -42,6 +41,7 @@ import pandas as pd
 
 from epitools.errors import InputError, UsageError
 from epitools.io.atomic import atomic_path
+from epitools.io.genome import Genome, file_checksum
 from epitools.progress import progress
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,6 @@ ELEMENT_COLUMNS = ("chrom", "start", "end", "name", "dnase", "h3k27ac")
 ACTIVITY_COLUMNS = ("dnase", "h3k27ac")
 EXPRESSION_TRANSFORMS = ("log1p", "none")
 N_CODE = 4
-
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _first_bad(mask: np.ndarray) -> int:
@@ -324,7 +316,6 @@ def _contact_pairs(genes: pd.DataFrame, elements: pd.DataFrame, cand: pd.DataFra
 
 def _open_genome(genome):
     if isinstance(genome, (str, os.PathLike)):
-        from epitools.io.genome import Genome
 
         return Genome(genome)
     return genome
@@ -481,11 +472,11 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
             "genome": os.fspath(genome) if isinstance(genome, (str, os.PathLike)) else type(genome).__name__,
             "genome_checksum": genome_obj.checksum() if hasattr(genome_obj, "checksum") else "",
             "hic": os.fspath(hic) if hic is not None else "",
-            "genes_sha256": _sha256(genes_path) if genes_path is not None else "",
-            "elements_sha256": _sha256(elements_path) if elements_path is not None else "",
+            "genes_sha256": file_checksum(genes_path) if genes_path is not None else "",
+            "elements_sha256": file_checksum(elements_path) if elements_path is not None else "",
             "expression_source": os.fspath(expression_path) if expression_path is not None else
             ("series" if expression is not None else "genes"),
-            "expression_sha256": _sha256(expression_path) if expression_path is not None else "",
+            "expression_sha256": file_checksum(expression_path) if expression_path is not None else "",
             "n_expressed": int(np.isfinite(expression_raw).sum()),
             "tool_version": __version__,
         })
