@@ -316,7 +316,6 @@ def _contact_pairs(genes: pd.DataFrame, elements: pd.DataFrame, cand: pd.DataFra
 
 def _open_genome(genome):
     if isinstance(genome, (str, os.PathLike)):
-
         return Genome(genome)
     return genome
 
