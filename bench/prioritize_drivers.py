@@ -2,7 +2,8 @@
 
 Simulates a data set with planted driver enhancers (``epi-simulate``), builds the gene-level
 store, trains EPInformer-PE-Activity-HiC with whole chromosomes held out (``epi-train``'s
-loop), then scores every candidate enhancer of the held-out genes and prints one JSON line:
+loop), one model per held-out fold (``--folds``), then scores every candidate enhancer of the
+held-out genes and prints one JSON line, pooled over the folds' genes (and per fold):
 
 * ``pearson_r``: expression prediction on the held-out chromosomes (target >= 0.8);
 * ``auprc``: recovery of the planted drivers among all candidates by attention-ABC, ABC,
@@ -16,7 +17,7 @@ encoder on ~24k windows per epoch takes minutes per epoch on a laptop). ``--trai
 the whole model with epi-train's loop instead; with ``--window 2000`` that is the paper's
 geometry, for a GPU.
 
-    python bench/prioritize_drivers.py [--preset default] [--window 64] [--epochs 120] [--trainer]
+    python bench/prioritize_drivers.py [--preset default] [--folds 1,2,3,4] [--epochs 120] [--trainer]
 """
 
 from __future__ import annotations
@@ -93,6 +94,53 @@ def train_cached(model, cache: dict, train_rows, val_rows, *, epochs: int, batch
     return history
 
 
+def held_out_scores(args, fold: int, store: Path, work: Path) -> tuple[pd.DataFrame, float]:
+    """Train on the other chromosome folds; score every candidate of fold ``fold``'s genes.
+
+    Returns the :func:`score_genes` table of the held-out genes and their expression Pearson R.
+    """
+    import torch
+
+    from epitools.data.gene_dataset import GeneDataset
+    from epitools.io.checkpoint import load_checkpoint, model_from_checkpoint
+    from epitools.models.epinformer import EPInformer
+    from epitools.prioritize.scores import score_genes
+    from epitools.training.loop import TrainConfig, train
+    from epitools.training.metrics import pearson_r
+    from epitools.training.sources import GeneSource
+
+    run = work / f"epinformer_fold{fold}"
+    config = TrainConfig(data=str(store), model="epinformer", out=str(run), split="chrom",
+                         fold=fold, seed=args.seed, epochs=args.epochs, patience=args.patience,
+                         device=args.device, batch_size=args.batch_size, lr=args.lr,
+                         hparams={"variant": "PE-Activity-HiC"})
+    if args.trainer:
+        pearson = float(train(config)["pearson_r"])
+        model = model_from_checkpoint(load_checkpoint(run / "model.pt"))
+        test_genes = pd.read_csv(run / "predictions.tsv", sep="\t")["gene"].tolist()
+    else:
+        source = GeneSource(str(store))
+        split = source.split(config)
+        keep = np.isfinite(source.expression)
+        rows = {k: np.asarray(getattr(split, k))[keep[np.asarray(getattr(split, k))]]
+                for k in ("train", "val", "test")}
+        torch.manual_seed(args.seed)
+        model = EPInformer(args.window, args.window, variant="PE-Activity-HiC")
+        cache = embed_all(model, GeneDataset(store))
+        train_cached(model, cache, rows["train"], rows["val"], epochs=args.epochs,
+                     batch_size=args.batch_size, patience=args.patience, lr=args.lr, seed=args.seed)
+        model.eval()
+        with torch.no_grad():
+            t = torch.as_tensor(rows["test"])
+            prediction = model.forward_embedded(
+                cache["e"][t], cache["p"][t], enhancer_mask=cache["mask"][t],
+                features=cache["features"][t], gene_features=cache["gene_features"][t])["prediction"]
+        pearson = pearson_r(cache["expression"][t].numpy(), prediction.numpy())
+        test_genes = source.table["gene"].to_numpy()[rows["test"]].tolist()
+        source.close()
+    return score_genes(model, store, genes=test_genes, batch_size=16), float(pearson)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="default", help="epi-simulate preset (tiny, small, default)")
@@ -107,25 +155,22 @@ def main(argv=None) -> dict:
                         help="train the whole model with epi-train's loop (slow on CPU; use on a GPU); "
                              "by default the sequence branch is frozen and its embeddings cached")
     parser.add_argument("--patience", type=int, default=15, help="epochs without val-MSE gain before stopping")
-    parser.add_argument("--fold", type=int, default=1, help="held-out chromosome fold")
+    parser.add_argument("--folds", default="1,2,3,4",
+                        help="held-out chromosome folds (of 12), one model each; metrics pool their genes")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--workdir", help="keep the simulation, store and run here")
+    parser.add_argument("--workdir", help="keep the simulation, store and runs here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 
     import torch
 
-    from epitools.data.gene_dataset import GeneDataset
     from epitools.data.gene_store import build_gene_store
     from epitools.data.simulate import SimulationConfig, simulate
-    from epitools.io.checkpoint import load_checkpoint, model_from_checkpoint
-    from epitools.prioritize.scores import driver_recovery, planted_drivers, score_genes
-    from epitools.models.epinformer import EPInformer
-    from epitools.training.loop import TrainConfig, train
+    from epitools.prioritize.scores import driver_recovery, planted_drivers
     from epitools.training.metrics import pearson_r
-    from epitools.training.sources import GeneSource
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    folds = [int(f) for f in args.folds.split(",")]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(args.workdir or scratch)
@@ -138,42 +183,23 @@ def main(argv=None) -> dict:
             build_gene_store(sim / "genes.tsv", sim / "elements.bed", sim / "genome.fa", store,
                              hic=sim / "hic.cool", promoter_length=args.window,
                              enhancer_length=args.window)
-        run = work / f"epinformer_fold{args.fold}"
-        config = TrainConfig(data=str(store), model="epinformer", out=str(run), split="chrom",
-                             fold=args.fold, seed=args.seed, epochs=args.epochs, patience=args.patience,
-                             device=args.device, batch_size=args.batch_size, lr=args.lr,
-                             hparams={"variant": "PE-Activity-HiC"})
-        if args.trainer:
-            pearson = float(train(config)["pearson_r"])
-            model = model_from_checkpoint(load_checkpoint(run / "model.pt"))
-            test_genes = pd.read_csv(run / "predictions.tsv", sep="\t")["gene"].tolist()
-        else:
-            source = GeneSource(str(store))
-            split = source.split(config)
-            keep = np.isfinite(source.expression)
-            rows = {k: np.asarray(getattr(split, k))[keep[np.asarray(getattr(split, k))]]
-                    for k in ("train", "val", "test")}
-            torch.manual_seed(args.seed)
-            model = EPInformer(args.window, args.window, variant="PE-Activity-HiC")
-            cache = embed_all(model, GeneDataset(store))
-            train_cached(model, cache, rows["train"], rows["val"], epochs=args.epochs,
-                         batch_size=args.batch_size, patience=args.patience, lr=args.lr, seed=args.seed)
-            model.eval()
-            with torch.no_grad():
-                t = torch.as_tensor(rows["test"])
-                prediction = model.forward_embedded(
-                    cache["e"][t], cache["p"][t], enhancer_mask=cache["mask"][t],
-                    features=cache["features"][t], gene_features=cache["gene_features"][t])["prediction"]
-            pearson = pearson_r(cache["expression"][t].numpy(), prediction.numpy())
-            test_genes = source.table["gene"].to_numpy()[rows["test"]].tolist()
-            source.close()
-        scores = score_genes(model, store, genes=test_genes, batch_size=16)
-        truth = json.loads((sim / "truth.json").read_text())
+        drivers = planted_drivers(json.loads((sim / "truth.json").read_text()))
+        tables, per_fold = [], []
+        for fold in folds:
+            scores, pearson = held_out_scores(args, fold, store, work / f"seed{args.seed}")
+            recovery = driver_recovery(scores, drivers)
+            per_fold.append({"fold": fold, "n_test_genes": int(scores["gene"].nunique()),
+                             "pearson_r": round(pearson, 4), "auprc": recovery["auprc"],
+                             "knockout_effect_r": recovery["knockout_effect_r"]})
+            tables.append(scores)
+        scores = pd.concat(tables, ignore_index=True)
+        genes = scores.drop_duplicates("gene")
         result = {"bench": "prioritize_drivers", "preset": args.preset, "seed": args.seed,
-                  "window": args.window, "fold": args.fold, "epochs": args.epochs,
+                  "window": args.window, "folds": folds, "epochs": args.epochs,
                   "mode": "epi-train loop" if args.trainer else "frozen cached sequence branch",
-                  "n_test_genes": len(test_genes), "pearson_r": round(float(pearson), 4),
-                  **driver_recovery(scores, planted_drivers(truth))}
+                  "n_test_genes": int(len(genes)),
+                  "pearson_r": round(pearson_r(genes["expression"].to_numpy(), genes["prediction"].to_numpy()), 4),
+                  **driver_recovery(scores, drivers), "per_fold": per_fold}
         auprc = result["auprc"]
         result["accepted"] = bool(result["pearson_r"] >= 0.8
                                   and auprc["attention_abc"] >= auprc["abc"] > auprc["distance"]

@@ -40,16 +40,20 @@ def _cell_types(ctx, param, value):
               help="Decoy-motif probability per element and background motif density. [default 0.15]")
 @click.option("--unclean-fraction", type=click.FloatRange(0, 1), default=None,
               help="Fraction of interactions without a compatible motif pair. [default 0.02]")
+@click.option("--inactive-fraction", type=click.FloatRange(0, 1), default=None,
+              help="Fraction of candidate enhancers without any planted motif (never interacting). "
+                   "[default 0.3]")
 @click.option("--negatives-per-positive", type=click.IntRange(min=1), default=None,
               help="Distance-matched negatives per positive (TargetFinder: 20). [default 20]")
 @click.option("--cell-types", callback=_cell_types, default=None,
               help="Comma-separated cell type names; interactions differ between them. [default SIM]")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, motif_copies, noise,
-         unclean_fraction, negatives_per_positive, cell_types, force):
+         unclean_fraction, inactive_fraction, negatives_per_positive, cell_types, force):
     overrides = {k: v for k, v in {
         "n_chroms": n_chroms, "chrom_size": chrom_size, "n_genes": n_genes,
         "motif_strength": motif_strength, "motif_copies": motif_copies, "noise": noise, "unclean_fraction": unclean_fraction,
+        "inactive_fraction": inactive_fraction,
         "negatives_per_positive": negatives_per_positive, "cell_types": cell_types,
     }.items() if v is not None}
     base = SimulationConfig.preset(preset)

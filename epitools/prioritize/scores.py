@@ -200,7 +200,9 @@ def driver_recovery(scores: pd.DataFrame, drivers: pd.DataFrame) -> dict:
     dict
         ``n_pairs``, ``n_drivers`` (drivers among the scored candidates), ``auprc`` per score
         over all scored pairs (knockout: the predicted drop; distance: nearest first) and
-        ``knockout_effect_r``, the Pearson R of predicted drop and known effect over drivers.
+        ``knockout_effect_r``, the Pearson R of predicted drop and known effect over drivers;
+        ``knockout_effect_r_all``, the same over every scored candidate, a non-driver's known
+        effect being 0 (removing it changes nothing).
     """
     from epitools.training.metrics import auprc, pearson_r
 
@@ -213,7 +215,8 @@ def driver_recovery(scores: pd.DataFrame, drivers: pd.DataFrame) -> dict:
     hit = table[is_driver]
     return {"n_pairs": int(len(table)), "n_drivers": int(is_driver.sum()),
             "auprc": {name: round(auprc(is_driver, value), 4) for name, value in ranked.items()},
-            "knockout_effect_r": round(pearson_r(-hit["knockout"], hit["effect"]), 4)}
+            "knockout_effect_r": round(pearson_r(-hit["knockout"], hit["effect"]), 4),
+            "knockout_effect_r_all": round(pearson_r(-table["knockout"], table["effect"].fillna(0.0)), 4)}
 
 
 def write_scores(df: pd.DataFrame, path) -> None:
