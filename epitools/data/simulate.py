@@ -76,9 +76,7 @@ class SimulationConfig:
     ``inactive_fraction`` of the enhancer candidates have no planted motif (family -1 in
     truth.json) and ``inactive_activity`` times the activity: unbound elements that pair
     only as negatives, as real candidate sets hold many. They give an enhancer-only model
-    some signal (AUROC ~0.7), which is also what lets a network start learning the pair rule
-    from a random initialisation: with no single-element signal at all its gradient is flat
-    for many epochs. Drivers' activity is ``driver_activity_boost`` times their draw: with 5,
+    some signal (AUROC ~0.7) but none about which pairs interact. Drivers' activity is ``driver_activity_boost`` times their draw: with 5,
     ABC ranks the planted drivers at AUPRC ~0.5 (held-out genes), the range CRISPRi screens
     give for ABC (0.6-0.7) rather than far below it.
     """
