@@ -76,9 +76,10 @@ class SimulationConfig:
     ``inactive_fraction`` of the enhancer candidates have no planted motif (family -1 in
     truth.json) and ``inactive_activity`` times the activity: unbound elements that pair
     only as negatives, as real candidate sets hold many. They give an enhancer-only model
-    some signal (AUROC ~0.7) but none about which pairs interact. Drivers' activity is ``driver_activity_boost`` times their draw: with 5,
-    ABC ranks the planted drivers at AUPRC ~0.5 (held-out genes), the range CRISPRi screens
-    give for ABC (0.6-0.7) rather than far below it.
+    some signal (AUROC ~0.7) but none about which pairs interact. Drivers' activity is
+    ``driver_activity_boost`` times their draw: with 5, ABC ranks the planted drivers at
+    AUPRC ~0.5 on held-out genes, near the 0.6-0.7 CRISPRi screens give ABC (with 3 it was
+    0.41).
     """
 
     n_chroms: int = 12
@@ -161,6 +162,8 @@ class SimulationConfig:
             problems.append("motif_strength must be > 0")
         if self.expression_scale <= 0:
             problems.append("expression_scale must be > 0")
+        if self.inactive_activity <= 0 or self.driver_activity_boost <= 0:
+            problems.append("inactive_activity and driver_activity_boost must be > 0")
         if self.motif_copies < 1:
             problems.append("motif_copies must be >= 1")
         for name in ("noise", "unclean_fraction", "inactive_fraction", "overlap_fraction", "driver_gene_fraction",
