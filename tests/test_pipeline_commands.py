@@ -46,11 +46,12 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, task: str | None = None,
-             extra_args: str = "", env: dict | None = None, **extra) -> Path:
+             extra_args: str = "", env: dict | None = None, full_schedule: bool = False, **extra) -> Path:
     """Stage ``inputs`` (name -> Path or None) in a task directory, render and run the command.
 
     ``extra_args`` is appended to the profile's ext.args (click keeps the last value of an
     option); ``env`` is set for the call only; ``extra`` binds further script values (prefix, ...).
+    ``EPI_TRAIN`` runs one epoch unless ``full_schedule``.
     """
     proc = pipeline.processes()[process]
     command, subcommand = proc.command()
@@ -59,7 +60,7 @@ def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, t
     workdir = tasks / (task or process.lower())
     workdir.mkdir(exist_ok=True)
     args = " ".join(filter(None, [pipeline.ext_args(process, PROFILE) or "", extra_args]))
-    if process == "EPI_TRAIN":
+    if process == "EPI_TRAIN" and not full_schedule:
         # The profile's epoch count, cut to one here to stay fast.
         args += " --epochs 1"
     binding = {"args": args, "task.cpus": 1}
@@ -187,6 +188,27 @@ def run_dir(pipeline, tasks, store):
                    {"id": "sim", "model": "simcnn", "split": "chrom", "folds": 4, "fold": 1},
                    prefix="sim_simcnn_fold1")
     return out / "sim_simcnn_fold1"
+
+
+def test_test_profile_pair_models_beat_chance(pipeline, tasks, simulated_task):
+    """On the test profile's own simulation (contacts → encode → train, every call as rendered),
+    each pair model trained on its full schedule scores the held-out chromosomes well above
+    chance, as tests/main.nf.test asserts of the pipeline run."""
+    params = pipeline.params(PROFILE)
+    sim = simulated_task
+    contacts = run_task(pipeline, tasks, "HIC_CONTACTS", {"pairs": sim / "pairs.tsv", "hic": sim / "hic.cool"},
+                        {"id": "profile"}, task="hic_contacts_profile", prefix="profile") / "profile.contacts.tsv"
+    store = run_task(pipeline, tasks, "EPI_ENCODE",
+                     {"pairs": contacts, "genome": sim / "genome.fa", "genome_index": sim / "genome.fa.fai"},
+                     {"id": "profile", "encoding": "onehot", "cell_type": "SIM"}, task="epi_encode_profile",
+                     prefix="profile.onehot") / "profile.onehot.h5"
+    for model in params["models"].split(","):
+        prefix = f"profile_{model}_fold1"
+        out = run_task(pipeline, tasks, "EPI_TRAIN", {"store": store},
+                       {"id": "profile", "model": model, "split": "chrom", "folds": params["folds"], "fold": 1},
+                       task=f"epi_train_{model}_profile", prefix=prefix, full_schedule=True)
+        metrics = json.loads((out / prefix / "metrics.json").read_text())
+        assert metrics["positives"] > 100 and metrics["auroc"] > 0.75, (model, metrics)
 
 
 @pytest.fixture(scope="module")

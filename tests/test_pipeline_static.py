@@ -102,7 +102,7 @@ def test_broken_misspelled_flag_fails(broken):
 
 
 def test_broken_misspelled_ext_args_flag_fails(broken):
-    edit(broken / "conf/test.config", "--epochs 3", "--epoch 3")
+    edit(broken / "conf/test.config", "--epochs 16", "--epoch 16")
     problems, _ = ps.check_cli_flags(broken)
     assert any("--epoch (ext.args (test config))" in p for p in problems)
 

@@ -292,3 +292,22 @@ def test_end_to_end_each_model_learns_planted_pairs(model, simulated_stores, tmp
     test = pred[pred["enhancer_chrom"] == "chr1"]
     assert len(test) == metrics["n"]
     assert abs(auroc(test["label"], test["score"]) - metrics["auroc"]) < 1e-6
+
+
+def test_hparam_items_apply_to_their_model_only():
+    from epitools.cli.train import _parse_hparams
+
+    items = ["dropout=0", "epipam.kernels=11,5,3", "epipam.pools=[4, 4, 4]", "simcnn.dense=64", "lr=2e-3"]
+    assert _parse_hparams(items, "epipam") == {"dropout": 0, "kernels": (11, 5, 3), "pools": (4, 4, 4),
+                                               "lr": 2e-3}
+    assert _parse_hparams(items, "simcnn") == {"dropout": 0, "dense": 64, "lr": 2e-3}
+
+
+@pytest.mark.parametrize("item, message", [("dropout", "expected NAME=VALUE"),
+                                           ("nosuchmodel.dropout=0", "not a registered model")])
+def test_bad_hparam_items_exit_2_naming_the_item(store, tmp_path, item, message):
+    res = CliRunner().invoke(train_cli, ["--data", store, "--model", "planted_cnn", "--epochs", "1",
+                                         "--hparam", item, "-q", "-o", str(tmp_path / "run")])
+    assert res.exit_code == 2
+    assert message in res.output and item.split("=")[0] in res.output
+    assert not (tmp_path / "run").exists()

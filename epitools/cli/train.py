@@ -22,8 +22,57 @@ def _read_config(path) -> dict:
         raise InputError(f"not valid YAML: {exc}", path=path, line=None if line is None else line + 1) from exc
     if not isinstance(data, dict):
         raise InputError("expected a mapping of hyperparameter names to values", path=path)
+    return _as_hparams(data)
+
+
+def _as_hparams(data: dict) -> dict:
     # Lists in YAML mean tuples in the models' hyperparameters (kernels, pools, ...).
     return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+
+
+def _parse_hparams(values, model: str) -> dict:
+    """``NAME=VALUE`` strings → hyperparameters of ``model``.
+
+    A ``MODEL.NAME`` item applies to that registered model only, so one argument list can
+    tune several models (a pipeline's ``ext.args``). VALUE is read as YAML; a bare
+    comma-separated VALUE is a list (``kernels=11,5,3``).
+    """
+    from epitools.models.registry import available_models
+
+    parsed = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got '{item}'", param_hint="--hparam")
+        scope, dot, key = name.rpartition(".")
+        if dot:
+            if scope not in available_models():
+                raise click.BadParameter(f"'{scope}' in '{item}' is not a registered model "
+                                         f"({', '.join(available_models())})", param_hint="--hparam")
+            if scope != model:
+                continue
+            name = key
+        text = value.strip()
+        if "," in text and not text.startswith(("[", "{", "'", '"')):
+            text = f"[{text}]"
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise click.BadParameter(f"value of '{name}' is not valid YAML: {exc}",
+                                     param_hint="--hparam") from exc
+        parsed[name] = [_number(v) for v in value] if isinstance(value, list) else _number(value)
+    return _as_hparams(parsed)
+
+
+def _number(value):
+    # YAML 1.1 reads "2e-3" (no dot) as a string; on a command line it means a float.
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _cells(value: str | None):
@@ -47,6 +96,10 @@ def _cells(value: str | None):
               help="Share of training groups held out for validation (random, naive, cell).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="YAML file of hyperparameters over the model's paper defaults.")
+@click.option("--hparam", "hparam_items", multiple=True, metavar="NAME=VALUE",
+              help="One hyperparameter over the defaults and --config (repeatable): "
+                   "NAME=VALUE, or MODEL.NAME=VALUE for that model only, e.g. --hparam dropout=0 "
+                   "--hparam epipam.kernels=11,5,3.")
 @click.option("--epochs", type=click.IntRange(1), help="Maximum epochs [default: the model's "
               "paper value, else 20].")
 @click.option("--batch-size", type=click.IntRange(1), help="Batch size [default: the model's paper "
@@ -70,12 +123,12 @@ def _cells(value: str | None):
 @click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
 @seed_option()
 @out_option(help="Run directory.")
-def main(data, model_name, split, folds, fold, train_cells, test_cells, val_fraction, config_path, epochs,
+def main(data, model_name, split, folds, fold, train_cells, test_cells, val_fraction, config_path, hparam_items, epochs,
          batch_size, lr, weight_decay, patience, class_weight, init_from, freeze, adversarial, resume,
          device, workers, no_amp, seed, out):
     from epitools.training.loop import TrainConfig, train
 
-    hparams = _read_config(config_path) if config_path else {}
+    hparams = {**(_read_config(config_path) if config_path else {}), **_parse_hparams(hparam_items, model_name)}
     config = TrainConfig(
         data=data, model=model_name, out=out, split=split, folds=folds, fold=fold, seed=seed,
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hparams=hparams,
