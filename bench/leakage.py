@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,9 +27,9 @@ from epitools.training.loop import TrainConfig, train
 # otherwise (use --paper to keep the paper's architectures and windows as given).
 SMALL_HPARAMS = {
     "epipam": {"filters": 32, "kernels": (11, 5, 3), "pools": (4, 4, 4), "hidden": 32, "dropout": 0.0,
-               "head_dropout": 0.1},
+               "head_dropout": 0.1, "weight_decay": 1e-5},
     "epipam_kmer": {"k": 4, "embedding_dim": 16, "filters": 32, "kernels": (11, 5, 3), "pools": (4, 4, 4),
-                    "hidden": 32},
+                    "hidden": 32, "weight_decay": 1e-5},
     "simcnn": {"filters": 64, "kernel": 11, "pool": 8, "dense": 64},
     "epiann": {"filters": 64, "kernel": 11, "pool": 8},
     "epipdlf": {"k": 4, "embedding_dim": 16, "filters": 32, "kernel": 9, "pool": 4, "gru_hidden": 16,
@@ -43,19 +44,29 @@ QUICK_SET = {"n_chroms": 8, "n_genes": 800, "chrom_size": 1_000_000, "negatives_
 
 def prepare_data(workdir, preset: str = "small", seed: int = 0, enhancer_length: int = 256,
                  promoter_length: int = 256, kmer_k: int = 4, **overrides) -> dict:
-    """Simulate a data set and encode it one-hot and as k-mers; returns the store paths."""
+    """Simulate a data set and encode it one-hot and as k-mers; returns the store paths.
+
+    A ``workdir`` that already holds the stores of the same arguments is reused, so models can
+    be trained one call at a time on the same data.
+    """
     from epitools.cli.encode import main as encode
 
     workdir = Path(workdir)
+    stamp = workdir / "data.json"
+    spec = {"preset": preset, "seed": seed, "enhancer_length": enhancer_length,
+            "promoter_length": promoter_length, "kmer_k": kmer_k, "overrides": overrides}
+    stores = {encoding: str(workdir / f"pairs_{encoding}.h5") for encoding in ("onehot", "kmer")}
+    if stamp.is_file() and json.loads(stamp.read_text()) == spec and all(map(os.path.isfile, stores.values())):
+        return stores
+    stamp.unlink(missing_ok=True)
     sim = workdir / "sim"
     simulate(sim, seed=seed, config=SimulationConfig.preset(preset, **overrides), overwrite=True)
-    stores = {}
     for encoding, extra in (("onehot", []), ("kmer", ["--k", str(kmer_k)])):
-        path = workdir / f"pairs_{encoding}.h5"
         encode.main(["--pairs", str(sim / "pairs.tsv"), "--genome", str(sim / "genome.fa"),
                      "--enhancer-length", str(enhancer_length), "--promoter-length", str(promoter_length),
-                     "--encoding", encoding, *extra, "-q", "-o", str(path)], standalone_mode=False)
-        stores[encoding] = str(path)
+                     "--encoding", encoding, *extra, "-q", "-o", stores[encoding]],
+                    standalone_mode=False)
+    stamp.write_text(json.dumps(spec))
     return stores
 
 
@@ -68,7 +79,7 @@ def store_for(model: str, stores: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="epiann")
-    parser.add_argument("--preset", default="quick", choices=["quick", "tiny", "small", "default"],
+    parser.add_argument("--preset", default="quick", choices=["quick", "tiny", "small", "medium", "default"],
                         help="quick: the clean ~2,600-pair set above; others: epi-simulate presets")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--folds", type=int, default=8)

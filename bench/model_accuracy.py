@@ -32,12 +32,14 @@ DEFAULT_TARGET = 0.90
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", help="comma-separated (default: every pair model)")
-    parser.add_argument("--preset", default="default", choices=["tiny", "small", "default"])
+    parser.add_argument("--preset", default="default", choices=["tiny", "small", "medium", "default"])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=10,
                         help="the pair grammar is learnt in a jump after several flat epochs")
     parser.add_argument("--class-weight", action="store_true",
                         help="weight positives by negatives/positives (1:10 set)")
+    parser.add_argument("--negatives-per-positive", type=int,
+                        help="each epoch: every positive and N fresh negatives per positive (1:20 sets)")
     parser.add_argument("--batch-size", type=int, help="default: the model's paper value")
     parser.add_argument("--lr", type=float, help="default: the model's paper value")
     parser.add_argument("--folds", type=int, default=8)
@@ -54,6 +56,7 @@ def main() -> None:
     result = {"bench": "model_accuracy", "preset": args.preset, "split": "chrom", "fold": 1,
               "folds": args.folds, "enhancer_length": args.enhancer_length,
               "promoter_length": args.promoter_length, "class_weight": args.class_weight,
+              "negatives_per_positive": args.negatives_per_positive, "epochs": args.epochs,
               "auroc": {}, "auprc": {}, "passed": {}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.workdir or tmp)
@@ -64,7 +67,8 @@ def main() -> None:
             m = train(TrainConfig(data=store_for(name, stores), model=name, out=str(work / name), split="chrom",
                                   folds=args.folds, fold=1, epochs=args.epochs, patience=args.patience,
                                   seed=args.seed, hparams=hparams, device=args.device,
-                                  class_weight=args.class_weight, batch_size=args.batch_size, lr=args.lr))
+                                  class_weight=args.class_weight, batch_size=args.batch_size, lr=args.lr,
+                                  negatives_per_positive=args.negatives_per_positive))
             result["auroc"][name] = m["auroc"]
             result["auprc"][name] = m["auprc"]
             result["passed"][name] = bool(m["auroc"] is not None

@@ -17,7 +17,7 @@ encoder on ~24k windows per epoch takes minutes per epoch on a laptop). ``--trai
 the whole model with epi-train's loop instead; with ``--window 2000`` that is the paper's
 geometry, for a GPU.
 
-    python bench/prioritize_drivers.py [--preset default] [--folds 1,2,3,4] [--epochs 120] [--trainer]
+    python bench/prioritize_drivers.py [--preset medium] [--folds 1,2,3,4] [--epochs 120] [--trainer]
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def held_out_scores(args, fold: int, store: Path, work: Path) -> tuple[pd.DataFr
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="default", help="epi-simulate preset (tiny, small, default)")
+    parser.add_argument("--preset", default="medium", help="epi-simulate preset (tiny, small, medium, default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--window", type=int, default=64, help="promoter/enhancer window (bp)")
     parser.add_argument("--epochs", type=int, default=120, help="most epochs (early stopping on val MSE)")

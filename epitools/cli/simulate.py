@@ -24,14 +24,15 @@ def _cell_types(ctx, param, value):
               "into --out. Options left unset take the --preset value.")
 @out_option(help="Output directory (must not exist or be empty unless --force).")
 @seed_option()
-@click.option("--preset", type=click.Choice(["tiny", "small", "default"]), default="default",
-              help="Size preset: tiny (unit tests), small (training tests), default (demo).")
+@click.option("--preset", type=click.Choice(["tiny", "small", "medium", "default"]), default="default",
+              help="Size preset: tiny (unit tests), small (training tests, demo), medium (driver "
+              "recovery), default (model acceptance).")
 @click.option("--n-chroms", type=click.IntRange(min=1), default=None,
               help="Number of chromosomes chr1..chrN. [preset: default 12]")
 @click.option("--chrom-size", type=click.IntRange(min=10_000), default=None,
-              help="Length of each chromosome in bp. [preset: default 2000000]")
+              help="Length of each chromosome in bp. [preset: default 4000000]")
 @click.option("--n-genes", type=click.IntRange(min=1), default=None,
-              help="Number of genes (promoters), spread evenly over chromosomes. [preset: default 480]")
+              help="Number of genes (promoters), spread evenly over chromosomes. [preset: default 1440]")
 @click.option("--motif-strength", type=click.FloatRange(min=0, min_open=True), default=None,
               help="PWM sharpening exponent of planted instances (1 = sample the PWM). [default 3.0]")
 @click.option("--motif-copies", type=click.IntRange(min=1), default=None,

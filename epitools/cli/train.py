@@ -111,6 +111,9 @@ def _cells(value: str | None):
               "(EPInformer 6), else 5].")
 @click.option("--class-weight", is_flag=True, help="Weight positives by negatives/positives in the loss "
               "(instead of, or on top of, augmented positives in the store).")
+@click.option("--negatives-per-positive", type=click.IntRange(1), help="Each epoch, train on every "
+              "training positive and N times as many negatives, drawn afresh (seeded); validation and "
+              "test keep every row. With --class-weight the positive weight becomes N.")
 @click.option("--init-from", type=click.Path(exists=True, dir_okay=False),
               help="Start from this checkpoint's weights (fine-tuning).")
 @click.option("--freeze", multiple=True, help="Parameter name prefix to freeze (repeatable), "
@@ -124,7 +127,7 @@ def _cells(value: str | None):
 @seed_option()
 @out_option(help="Run directory.")
 def main(data, model_name, split, folds, fold, train_cells, test_cells, val_fraction, config_path, hparam_items, epochs,
-         batch_size, lr, weight_decay, patience, class_weight, init_from, freeze, adversarial, resume,
+         batch_size, lr, weight_decay, patience, class_weight, negatives_per_positive, init_from, freeze, adversarial, resume,
          device, workers, no_amp, seed, out):
     from epitools.training.loop import TrainConfig, train
 
@@ -133,7 +136,8 @@ def main(data, model_name, split, folds, fold, train_cells, test_cells, val_frac
         data=data, model=model_name, out=out, split=split, folds=folds, fold=fold, seed=seed,
         epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, hparams=hparams,
         patience=patience, val_fraction=val_fraction, train_cells=_cells(train_cells),
-        test_cells=_cells(test_cells), class_weight=class_weight, init_from=init_from,
+        test_cells=_cells(test_cells), class_weight=class_weight,
+        negatives_per_positive=negatives_per_positive, init_from=init_from,
         freeze=list(freeze), adversarial=adversarial, resume=resume, device=device, workers=workers,
         amp=not no_amp)
     result = train(config)

@@ -67,6 +67,7 @@ class TrainConfig:
     train_cells: list | None = None
     test_cells: list | None = None
     class_weight: bool = False
+    negatives_per_positive: int | None = None
     init_from: str | None = None
     freeze: list = field(default_factory=list)
     adversarial: str | None = None
@@ -324,11 +325,18 @@ def train(config: TrainConfig) -> dict:
         adversary = pgd_adversarial_loss
 
     pos_weight = None
-    if config.class_weight and source.task == "pairs":
+    resample = config.negatives_per_positive
+    if resample and source.task != "pairs":
+        raise UsageError(f"--negatives-per-positive applies to pair stores; {config.data} is a gene store")
+    if source.task == "pairs" and (config.class_weight or resample):
         y = source.labels(split.train)
         n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
-        pos_weight = n_neg / max(n_pos, 1)
-        log.info("class weighting: positive weight %.3g", pos_weight)
+        if resample:
+            n_neg = min(n_neg, resample * n_pos)
+            log.info("each epoch: all %d training positives and %d of the negatives, drawn afresh", n_pos, n_neg)
+        if config.class_weight:
+            pos_weight = n_neg / max(n_pos, 1)
+            log.info("class weighting: positive weight %.3g", pos_weight)
 
     loader_gen = torch.Generator().manual_seed(config.seed)
     history: list[dict] = []
@@ -354,7 +362,8 @@ def train(config: TrainConfig) -> dict:
                   "enhancer_length": hp.get("enhancer_length"), "promoter_length": hp.get("promoter_length"),
                   "k": source.provenance.get("k"), "init_from": config.init_from}
     provenance = {k: v for k, v in provenance.items() if v is not None}
-    train_source = source.loader(split.train, batch_size, loader_gen, device)
+    train_source = (source.loader(split.train, batch_size, loader_gen, device, negatives_per_positive=resample)
+                    if resample else source.loader(split.train, batch_size, loader_gen, device))
 
     # float16 autocast needs loss scaling; bfloat16 (and CPU) does not, the scaler is then a no-op.
     fp16 = device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()

@@ -102,20 +102,37 @@ class EpochLoader:
     """Shuffled batches of in-memory rows, one DataLoader per epoch.
 
     The permutation is drawn from ``generator`` (saved in ``last.pt``), so a resumed run
-    sees the same batches as an uninterrupted one.
+    sees the same batches as an uninterrupted one. With ``negatives_per_positive`` N (and the
+    rows' ``labels``), each epoch keeps every positive and a fresh draw of N negatives per
+    positive.
     """
 
     def __init__(self, arrays: dict, positions: np.ndarray, rows: np.ndarray, batch_size: int,
-                 generator: torch.Generator, workers: int = 0, pin_memory: bool = False):
+                 generator: torch.Generator, workers: int = 0, pin_memory: bool = False,
+                 labels: np.ndarray | None = None, negatives_per_positive: int | None = None):
         self.arrays, self.positions, self.rows = arrays, positions, rows
         self.batch_size, self.generator = batch_size, generator
         self.workers, self.pin_memory = workers, pin_memory
+        self.positive = self.negative = None
+        if negatives_per_positive is not None:
+            labels = np.asarray(labels)
+            self.positive, self.negative = np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)
+            self.n_negatives = min(self.negative.size, negatives_per_positive * self.positive.size)
+
+    def _epoch_rows(self) -> np.ndarray:
+        """Indices into ``positions`` of this epoch's rows, shuffled."""
+        if self.positive is None:
+            return torch.randperm(len(self.rows), generator=self.generator).numpy()
+        draw = torch.randperm(self.negative.size, generator=self.generator).numpy()[:self.n_negatives]
+        chosen = np.concatenate([self.positive, self.negative[draw]])
+        return chosen[torch.randperm(chosen.size, generator=self.generator).numpy()]
 
     def __len__(self):
-        return -(-len(self.rows) // self.batch_size)
+        n = len(self.rows) if self.positive is None else self.positive.size + self.n_negatives
+        return -(-n // self.batch_size)
 
     def epoch(self):
-        perm = torch.randperm(len(self.rows), generator=self.generator).numpy()
+        perm = self._epoch_rows()
         batches = [self.positions[perm[i:i + self.batch_size]] for i in range(0, len(perm), self.batch_size)]
         loader = torch.utils.data.DataLoader(_Batches(self.arrays, batches), batch_size=None,
                                              shuffle=False, num_workers=self.workers,
@@ -203,10 +220,13 @@ class PairSource:
             return []
         return sorted(set(self.table["cell_type"].astype(str).to_numpy()[np.asarray(rows)]))
 
-    def loader(self, rows, batch_size: int, generator: torch.Generator, device) -> EpochLoader:
+    def loader(self, rows, batch_size: int, generator: torch.Generator, device,
+               negatives_per_positive: int | None = None) -> EpochLoader:
+        """Training batches over ``rows``; ``negatives_per_positive`` subsamples negatives per epoch."""
         rows = np.asarray(rows, dtype=np.int64)
         return EpochLoader(self.arrays, rows, rows, batch_size, generator, self.workers,
-                           pin_memory=torch.device(device).type == "cuda")
+                           pin_memory=torch.device(device).type == "cuda", labels=self.labels(rows),
+                           negatives_per_positive=negatives_per_positive)
 
     def to_device(self, batch: dict, device) -> dict:
         """Move a CPU batch to ``device``: one-hot expansion of base codes, long k-mer ids."""
