@@ -179,7 +179,7 @@ def test_negatives_per_positive_in_training(store, tmp_path):
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     # This store has more (augmented) positives than negatives: all negatives, weight n_neg / n_pos.
-    assert 0 < metrics["class_weight"] <= 1.0 and metrics["n"] > 0
+    assert 0 < metrics["class_weight"] <= 1.0 and metrics["negatives_per_positive"] == 1
 
 
 def test_class_weight_reweights_rows_of_the_whole_model_loss():

@@ -252,7 +252,8 @@ def _write_history(path: Path, history: list[dict]) -> None:
 
 
 def _same_run(saved: dict, config: TrainConfig) -> None:
-    keys = ("data", "model", "split", "folds", "fold", "seed", "train_cells", "test_cells", "hparams")
+    keys = ("data", "model", "split", "folds", "fold", "seed", "train_cells", "test_cells", "hparams",
+            "negatives_per_positive")
     diff = [k for k in keys if saved.get(k) != _json_safe(getattr(config, k))]
     if diff:
         raise UsageError(f"--resume: the run in {config.out} was started with different "
@@ -437,7 +438,8 @@ def train(config: TrainConfig) -> dict:
         "n_train": int(len(split.train)), "n_val": int(len(val_rows)), "n_test": int(len(test_rows)),
         "batch_size": batch_size, "max_epochs": epochs, "patience": patience,
         "store": str(config.data), "split_info": split.info,
-        "frozen": frozen, "class_weight": pos_weight, "adversarial": config.adversarial,
+        "frozen": frozen, "class_weight": pos_weight, "negatives_per_positive": resample,
+        "adversarial": config.adversarial,
         "tool_version": __version__,
     }
     result = _json_safe(result)
