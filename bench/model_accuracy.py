@@ -13,7 +13,7 @@ The models learn the grammar one family pair at a time after flat epochs, hence 
 default schedule. Each epoch trains on every positive and 5 fresh negatives per positive.
 Class weights (``--class-weight auto``) follow what was measured: EPIPAM needs them (without,
 its loss stays at the constant predictor's), EPIANN's bilinear head collapsed to a constant
-with them and learns in ~7 epochs without; SIMCNN and EPIPDLF learn with them (README).
+with them and learns in ~7 epochs without; SIMCNN, EPIPDLF and EPIPAM* learn with them (README).
 """
 
 from __future__ import annotations
