@@ -91,3 +91,29 @@ def out_option(help: str = "Output directory.", file: bool = False, required: bo
     """``--out``: where the command writes its outputs."""
     return click.option("-o", "--out", required=required, help=help,
                         type=click.Path(dir_okay=not file, file_okay=file, writable=True))
+
+
+class DefaultGroup(click.Group):
+    """A group that runs a default subcommand when the first argument names none.
+
+    ``default`` is a subcommand name, or a function of the argument list that
+    returns one (or None for no default). Lets a command grow subcommands while
+    its old call form (``epi-report runs/ -o r.html``) keeps working.
+    """
+
+    def __init__(self, *args, default=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default = default
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            name = self.default(args) if callable(self.default) else self.default
+            if name is not None:
+                args = [name, *args]
+        return super().parse_args(ctx, args)
+
+
+def default_group(default, name: str | None = None, **kwargs):
+    """``click.group`` whose old call form falls through to ``default`` (see :class:`DefaultGroup`)."""
+    return click.group(name=name, cls=DefaultGroup, default=default,
+                       context_settings=CONTEXT_SETTINGS, **kwargs)

@@ -1,10 +1,20 @@
-"""``epi-report``: gather the metrics of many ``epi-train`` runs into one HTML page."""
+"""``epi-report``: results of many runs in one place.
+
+Subcommands: ``html`` (the default: ``epi-report runs/ -o report.html``) gathers every run
+under the given folders into one HTML page.
+"""
 
 from __future__ import annotations
 
 import click
 
-from epitools.cli._common import command, out_option
+from epitools.cli._common import command, default_group, out_option
+
+
+@default_group("html", help="Reports over training runs and prediction tables. Without a "
+                            "subcommand, `html` runs: epi-report RUNS... -o report.html.")
+def main():
+    pass
 
 
 @command(help="Collect metrics.json of training runs (directories are searched recursively) into "
@@ -16,7 +26,7 @@ from epitools.cli._common import command, out_option
 @click.option("--summary", type=click.Path(dir_okay=False, writable=True),
               help="Also write the summary table as TSV.")
 @out_option(help="Output HTML file.", file=True)
-def main(runs, title, no_figures, summary, out):
+def html(runs, title, no_figures, summary, out):
     from epitools.io.atomic import atomic_open
     from epitools.report.html import write_report
 
@@ -24,3 +34,6 @@ def main(runs, title, no_figures, summary, out):
     if summary:
         with atomic_open(summary, "w") as fh:
             table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+
+
+main.add_command(html, "html")
