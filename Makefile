@@ -43,7 +43,7 @@ demo: install
 	$(BIN)/epi-contacts --pairs $(SIM)/pairs.tsv --hic $(SIM)/hic.mcool -o $(RESULTS)/contacts/pairs.tsv
 	$(BIN)/epi-prioritize abc --pairs $(RESULTS)/contacts/pairs.tsv --dhs $(SIM)/dnase.bw \
 		--h3k27ac $(SIM)/h3k27ac.bw -o $(RESULTS)/abc/abc.tsv
-	$(BIN)/epi-encode --pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa \
+	$(BIN)/epi-encode pairs --pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa \
 		--enhancer-length $(ENHANCER_LENGTH) --promoter-length $(PROMOTER_LENGTH) --seed $(SEED) \
 		-o $(RESULTS)/encoded/pairs.h5
 	$(BIN)/epi-train --data $(RESULTS)/encoded/pairs.h5 --model $(DEMO_MODEL) --split chrom --folds $(FOLDS) --fold 1 \
@@ -53,7 +53,7 @@ demo: install
 	$(BIN)/epi-attribute scores --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
 		--data $(RESULTS)/encoded/pairs.h5 --n-shuffles 10 --max-pairs 32 --seed $(SEED) \
 		-o $(RESULTS)/attribution
-	$(BIN)/epi-encode --genes $(SIM)/genes.tsv --elements $(SIM)/elements.bed --genome $(SIM)/genome.fa \
+	$(BIN)/epi-encode genes --genes $(SIM)/genes.tsv --elements $(SIM)/elements.bed --genome $(SIM)/genome.fa \
 		--hic $(SIM)/hic.mcool --enhancer-length $(GENE_WINDOW) --promoter-length $(GENE_WINDOW) \
 		-o $(RESULTS)/encoded/genes.h5
 	$(BIN)/epi-train --data $(RESULTS)/encoded/genes.h5 --model epinformer --split chrom12 --fold 1 \

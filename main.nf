@@ -23,6 +23,8 @@ include { EPI_PRIORITIZE              } from './modules/local/epi_prioritize/mai
 include { EPI_PRIORITIZE_GENES        } from './modules/local/epi_prioritize_genes/main'
 include { EPI_EVALUATE                } from './modules/local/epi_evaluate/main'
 include { EPI_REPORT                  } from './modules/local/epi_report/main'
+include { EPI_MODELS                  } from './modules/local/epi_models/main'
+include { EPI_SELECT                  } from './modules/local/epi_select/main'
 
 // A value written `source:id` (genome:hg38, targetfinder:K562, encode:ENCFF...) is an
 // accession that EPI_FETCH downloads; anything else is a local file.
@@ -49,23 +51,38 @@ def firstTable(files) {
     (files instanceof List ? files : [files]).find { it.name != 'fetch.tsv' }
 }
 
-def encodingOf(model) {
-    listOf(params.kmer_models).contains(model) ? 'kmer' : 'onehot'
-}
-
 def foldsToRun(total) {
     params.run_folds ? listOf(params.run_folds).collect { it as int } : (1..total).toList()
 }
 
-def metricOf(json) {
-    def value = new groovy.json.JsonSlurper().parse(json)[params.select_metric]
-    value instanceof Number ? value as double : Double.NEGATIVE_INFINITY
+// Each requested pair model with the store encoding its class reads, from the registry dump
+// (EPI_MODELS: name, encoding, task); a name the registry does not know stops the run here.
+def modelEncodings(models, registry) {
+    models.collect { name ->
+        def entry = registry[name]
+        if (!entry) {
+            error "--models: '${name}' is not a registered model (${registry.keySet().sort().join(', ')})"
+        }
+        if (entry.task != 'pairs') {
+            error "--models: '${name}' is a ${entry.task} model; --mode pairs trains pair models"
+        }
+        [name, entry.encoding]
+    }
 }
 
-// A metric of the best epoch on the run's validation rows (metrics.json `val`), not its test fold.
-def validationMetricOf(json, name) {
-    def value = new groovy.json.JsonSlurper().parse(json).val?.get(name)
-    value instanceof Number ? value as double : Double.NEGATIVE_INFINITY
+// The training runs of each sample, grouped: [[id, cell_type], [run directories]].
+def bySample(runs) {
+    runs.map { meta, run -> [[id: meta.id, cell_type: meta.cell_type], run] }.groupTuple()
+}
+
+// EPI_SELECT's choice ([sample meta, selection.tsv, model.pt]) with the training meta of the
+// chosen run, found by its run directory name among `runs` ([training meta, run directory]).
+def selectedRuns(selection, model, runs) {
+    selection.map { meta, tsv -> [meta.id, tsv.splitCsv(header: true, sep: '\t')[0].run] }
+        .join(model.map { meta, checkpoint -> [meta.id, checkpoint] })
+        .map { id, run, checkpoint -> [[id, run], checkpoint] }
+        .combine(runs.map { meta, run -> [[meta.id, run.name], meta] }, by: 0)
+        .map { key, checkpoint, meta -> [meta, checkpoint] }
 }
 
 workflow EPITOOLS {
@@ -123,18 +140,24 @@ workflow EPITOOLS {
         ch_versions = ch_versions.mix(HIC_CONTACTS.out.versions)
         ch_pairs_ready = HIC_CONTACTS.out.pairs.mix(ch_with_hic.none.map { meta, pairs, hic -> [meta, pairs] })
 
-        ch_models = Channel.fromList(listOf(params.models))
+        // Each model's store encoding comes from the model registry (epi-train --list-models).
+        EPI_MODELS(Channel.of([id: 'models']))
+        ch_versions = ch_versions.mix(EPI_MODELS.out.versions)
+        ch_models = EPI_MODELS.out.tsv
+            .flatMap { meta, tsv ->
+                modelEncodings(listOf(params.models), tsv.splitCsv(header: true, sep: '\t').collectEntries { [it.name, it] })
+            }
         EPI_ENCODE(
             ch_pairs_ready.join(ch_genome)
-                .combine(ch_models.map { encodingOf(it) }.unique())
+                .combine(ch_models.map { model, encoding -> encoding }.unique())
                 .map { meta, pairs, fasta, index, encoding -> [meta + [encoding: encoding], pairs, fasta, index] }
         )
         ch_versions = ch_versions.mix(EPI_ENCODE.out.versions)
 
         ch_train = EPI_ENCODE.out.store
             .combine(ch_models)
-            .filter { meta, store, model -> meta.encoding == encodingOf(model) }
-            .flatMap { meta, store, model ->
+            .filter { meta, store, model, encoding -> meta.encoding == encoding }
+            .flatMap { meta, store, model, encoding ->
                 foldsToRun(params.folds).collect { fold ->
                     [meta + [model: model, split: params.split, folds: params.folds, fold: fold], store]
                 }
@@ -146,16 +169,12 @@ workflow EPITOOLS {
         EPI_PREDICT(EPI_TRAIN.out.model.join(ch_train))
         ch_versions = ch_versions.mix(EPI_PREDICT.out.versions)
 
-        // ---- attribute the best run of each sample (by --select_metric on its test fold)
+        // ---- attribute the best run of each sample (epi-report select: --select_metric on its test fold)
         if (params.attribute) {
-            ch_best = EPI_TRAIN.out.metrics.join(EPI_TRAIN.out.model)
-                .map { meta, metrics, model -> [meta.id, meta, model, metricOf(metrics)] }
-                .groupTuple()
-                .map { id, metas, models, scores ->
-                    def best = scores.indexOf(scores.max())
-                    [[metas[best].id, metas[best].encoding], metas[best], models[best]]
-                }
-            ch_best_input = ch_best
+            EPI_SELECT(bySample(EPI_TRAIN.out.run), params.select_metric, 'test')
+            ch_versions = ch_versions.mix(EPI_SELECT.out.versions)
+            ch_best_input = selectedRuns(EPI_SELECT.out.selection, EPI_SELECT.out.model, EPI_TRAIN.out.run)
+                .map { meta, model -> [[meta.id, meta.encoding], meta, model] }
                 .combine(EPI_ENCODE.out.store.map { meta, store -> [[meta.id, meta.encoding], store] }, by: 0)
                 .map { key, meta, model, store -> [meta, model, store] }
             EPI_ATTRIBUTE_SCORES(ch_best_input)
@@ -190,17 +209,13 @@ workflow EPITOOLS {
         ch_runs = EPI_TRAIN.out.run
 
         // EPInformer scores (attention, ABC, attention-ABC, knockout) of every gene from the fold
-        // model with the best validation Pearson R: one model ranks all genes comparably, and the
-        // choice never looks at a test fold.
-        ch_best_gene_model = EPI_TRAIN.out.metrics.join(EPI_TRAIN.out.model)
-            .map { meta, metrics, model -> [meta.id, meta, model, validationMetricOf(metrics, 'pearson_r')] }
-            .groupTuple()
-            .map { id, metas, models, scores ->
-                def best = scores.indexOf(scores.max())
-                [id, metas[best], models[best]]
-            }
+        // model with the best validation Pearson R (epi-report select --on val): one model ranks
+        // all genes comparably, and the choice never looks at a test fold.
+        EPI_SELECT(bySample(EPI_TRAIN.out.run), 'pearson_r', 'val')
+        ch_versions = ch_versions.mix(EPI_SELECT.out.versions)
         EPI_PRIORITIZE_GENES(
-            ch_best_gene_model
+            selectedRuns(EPI_SELECT.out.selection, EPI_SELECT.out.model, EPI_TRAIN.out.run)
+                .map { meta, model -> [meta.id, meta, model] }
                 .combine(EPI_ENCODE_GENES.out.store.map { meta, store -> [meta.id, store] }, by: 0)
                 .map { id, meta, model, store -> [meta, model, store] }
         )
@@ -222,7 +237,7 @@ workflow EPITOOLS {
         ch_versions = ch_versions.mix(EPI_EVALUATE.out.versions)
     }
 
-    EPI_REPORT(ch_runs.map { meta, run -> [[id: meta.id, cell_type: meta.cell_type], run] }.groupTuple())
+    EPI_REPORT(bySample(ch_runs))
     ch_versions = ch_versions.mix(EPI_REPORT.out.versions)
 
     emit:

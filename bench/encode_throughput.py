@@ -71,7 +71,7 @@ def write_pairs(path: Path, n: int, sizes: dict, seed: int) -> None:
 def child(args) -> None:
     """Encode one set in this process and print its figures."""
     from epitools.io.genome import Genome
-    from epitools.io.store import build_pair_store
+    from epitools.data.pair_store import build_pair_store
 
     t0 = time.perf_counter()
     genome = Genome(args.genome)

@@ -22,7 +22,7 @@ import torch
 
 from epitools.models.registry import available_models, get_model_class
 from epitools.training.predict import score_pairs
-from epitools.training.sources import resolve_device
+from epitools.training.device import resolve_device
 
 
 def candidate_set(n_elements: int, per_element: int, seed: int = 0):

@@ -102,7 +102,8 @@ def held_out_scores(args, fold: int, store: Path, work: Path) -> tuple[pd.DataFr
     import torch
 
     from epitools.data.gene_dataset import GeneDataset
-    from epitools.io.checkpoint import load_checkpoint, model_from_checkpoint
+    from epitools.io.checkpoint import load_checkpoint
+    from epitools.models.registry import model_from_checkpoint
     from epitools.models.epinformer import EPInformer
     from epitools.prioritize.scores import score_genes
     from epitools.training.loop import TrainConfig, train

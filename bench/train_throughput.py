@@ -17,8 +17,7 @@ import time
 import torch
 
 from epitools.models.registry import available_models, get_model_class
-from epitools.training.loop import _autocast
-from epitools.training.sources import resolve_device
+from epitools.training.device import autocast as _autocast, resolve_device
 
 
 def random_batch(model, batch_size: int, device) -> dict:

@@ -10,6 +10,19 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Indexes and downloads of the tests go to a temporary cache, not the user's."""
+    import os
+
+    if "EPITOOLS_CACHE" in os.environ:
+        yield
+        return
+    os.environ["EPITOOLS_CACHE"] = str(tmp_path_factory.mktemp("epitools-cache"))
+    yield
+    del os.environ["EPITOOLS_CACHE"]
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -7,8 +7,9 @@ Each ``check_*`` function takes the repository root and returns a list of proble
 command line on simulated data.
 
 Parsing is done by ``reftrace`` (a Nextflow parser); the few things reftrace does not
-expose (process sections, script text, ``params`` blocks, ``ext.args``) are read from
-the text with brace matching that skips strings and comments.
+expose (process sections, script text) are read from the text with brace matching that
+skips strings and comments, and config files (params, profiles, ``ext.args``) are read
+into nested dicts by :mod:`pipeline_config`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
 import reftrace
+
+from pipeline_config import (closure_body, groovy_literal, matching_brace, parse_config_file,
+                             selector_settings, with_profiles)
 
 SECTION_RE = re.compile(r"^\s*(input|output|when|script|shell|exec|stub|topic):\s*$", re.M)
 FLAG_RE = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*)")
@@ -35,55 +40,6 @@ REQUIRED_LABELS = {"process_single", "process_low", "process_medium", "process_h
 
 
 # ----------------------------------------------------------------------------- text helpers
-def _skip_string(text: str, i: int) -> int:
-    """Index just past the string literal starting at ``text[i]``."""
-    for quote in ('"""', "'''"):
-        if text.startswith(quote, i):
-            end = i + 3
-            while True:
-                end = text.find(quote, end)
-                if end < 0:
-                    return len(text)
-                if text[end - 1] != "\\":
-                    return end + 3
-                end += 1
-    quote = text[i]
-    j = i + 1
-    while j < len(text) and text[j] != quote:
-        if text[j] == "\\":
-            j += 1
-        elif text[j] == "\n" and quote == "'":
-            break
-        j += 1
-    return j + 1
-
-
-def matching_brace(text: str, open_index: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_index`` (strings and comments skipped)."""
-    depth, i = 0, open_index
-    while i < len(text):
-        c = text[i]
-        if c in "\"'":
-            i = _skip_string(text, i)
-            continue
-        if text.startswith("//", i):
-            i = text.find("\n", i)
-            i = len(text) if i < 0 else i
-            continue
-        if text.startswith("/*", i):
-            i = text.find("*/", i)
-            i = len(text) if i < 0 else i + 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    raise ValueError("unbalanced braces")
-
-
 def blocks(text: str, head: str) -> dict[str, str]:
     """Bodies of ``<head> NAME {...}`` blocks (e.g. ``process``), by name."""
     found = {}
@@ -91,15 +47,6 @@ def blocks(text: str, head: str) -> dict[str, str]:
         start = m.end() - 1
         found[m.group(1)] = text[start + 1:matching_brace(text, start)]
     return found
-
-
-def scope(text: str, head: str) -> str | None:
-    """Body of the first ``<head> {...}`` scope (e.g. ``params``), or None."""
-    m = re.search(rf"^\s*{re.escape(head)}\s*\{{", text, re.M)
-    if not m:
-        return None
-    start = m.end() - 1
-    return text[start + 1:matching_brace(text, start)]
 
 
 def sections(body: str) -> dict[str, str]:
@@ -112,29 +59,6 @@ def sections(body: str) -> dict[str, str]:
 def command_text(script: str) -> str:
     """The script section without the versions.yml heredoc."""
     return script.split("cat <<-END_VERSIONS")[0]
-
-
-def assignments(body: str) -> dict[str, str]:
-    """``name = value`` lines of a params scope (value as written)."""
-    return {m.group(1): m.group(2).strip()
-            for m in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*(.+?)\s*$", body, re.M)}
-
-
-def groovy_literal(value: str):
-    """A Groovy literal (string, number, boolean, null) as Python; other expressions unchanged."""
-    if value in ("null", ""):
-        return None
-    if value in ("true", "false"):
-        return value == "true"
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    try:
-        return int(value)
-    except ValueError:
-        try:
-            return float(value)
-        except ValueError:
-            return value
 
 
 # ----------------------------------------------------------------------------- the pipeline
@@ -172,6 +96,7 @@ class Process:
 class Pipeline:
     root: Path
     errors: list[str] = field(default_factory=list)
+    _config: dict | None = field(default=None, repr=False)
 
     def nf_files(self) -> list[Path]:
         files = [self.root / "main.nf"] + sorted((self.root / "modules").rglob("*.nf"))
@@ -207,38 +132,35 @@ class Pipeline:
         return {(item.alias or item.name): item.name for inc in parsed.includes
                 for item in inc.items if not inc.from_module.startswith("plugin/")}
 
-    def params(self, profile: str | None = None) -> dict:
-        """Parameter defaults of nextflow.config, overlaid by a profile's config file."""
-        values = {k: groovy_literal(v) for k, v in
-                  assignments(scope((self.root / "nextflow.config").read_text(), "params") or "").items()}
-        if profile:
-            body = scope(self.profile_config(profile).read_text(), "params") or ""
-            values.update({k: groovy_literal(v) for k, v in assignments(body).items()})
-        return values
+    def config(self, profile: str | None = None) -> dict:
+        """nextflow.config (includes followed) with ``profile`` applied, as a nested dict.
 
-    def profile_config(self, profile: str) -> Path:
-        return self.root / "conf" / f"{profile}.config"
+        Read once per :class:`Pipeline` (a check of a broken copy makes a new one).
+        """
+        if self._config is None:
+            self._config = parse_config_file(self.root / "nextflow.config")
+        return with_profiles(self._config, [profile] if profile else [])
+
+    def params(self, profile: str | None = None) -> dict:
+        """Parameter values of nextflow.config with ``profile`` applied, as Python literals."""
+        return {k: groovy_literal(v) for k, v in self.config(profile).get("params", {}).items()}
+
+    def process_settings(self, process: str, profile: str | None = None) -> dict:
+        """Settings of the ``withName`` selectors matching ``process`` (by name or alias)."""
+        names = {process} | {alias for alias, real in self.aliases().items() if real == process}
+        qualified = names | {f"EPITOOLS:{n}" for n in names}
+        return selector_settings(self.config(profile).get("process", {}), "withName", qualified)
 
     def ext_args(self, process: str, profile: str | None = None) -> str | None:
         """``ext.args`` of a process (by name or alias) with ``${params.x}`` filled in."""
-        files = [self.root / "conf" / "modules.config"] + ([self.profile_config(profile)] if profile else [])
-        params = self.params(profile)
-        names = {process} | {alias for alias, real in self.aliases().items() if real == process}
-        qualified = names | {f"EPITOOLS:{n}" for n in names}
-        value = None
-        for path in files:
-            process_scope = scope(path.read_text(), "process") or ""
-            for m in re.finditer(r"withName:\s*'([^']+)'\s*\{", process_scope):
-                open_index = m.end() - 1
-                body = process_scope[open_index + 1:matching_brace(process_scope, open_index)]
-                if not any(re.fullmatch(m.group(1), q) for q in qualified):
-                    continue
-                arg = re.search(r"ext\.args\s*=\s*(\{\s*\"(.*?)\"\s*\}|'(.*?)'|\"(.*?)\")", body, re.S)
-                if arg:
-                    value = next(g for g in arg.groups()[1:] if g is not None)
+        value = self.process_settings(process, profile).get("ext", {}).get("args")
         if value is None:
             return None
-        return re.sub(r"\$\{params\.(\w+)\}", lambda p: str(params.get(p.group(1))), value)
+        text = groovy_literal(closure_body(value))
+        if not isinstance(text, str):
+            raise ValueError(f"ext.args of {process} is not a string or a closure returning one: {value}")
+        params = self.params(profile)
+        return re.sub(r"\$\{params\.(\w+)\}", lambda p: str(params.get(p.group(1))), text)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -327,33 +249,38 @@ def _click_options(cmd) -> set[str]:
             if opt.startswith("--")} | {"--help"}
 
 
-def cli_command(root: Path, command: str, subcommand: str | None):
-    """``(click command, None)``, or ``(None, reason)`` when it cannot be checked yet or is wrong.
-
-    The reason starts with "pending" when the console script is declared but its module is
-    not written yet; any other reason is an error.
-    """
+def console_script(root: Path, command: str):
+    """The click object of console script ``command``, or ``(None, reason)``."""
     scripts = _pyproject_scripts(root)
     if command not in scripts:
         return None, f"'{command}' is not a console script of the package"
     module_name = scripts[command].split(":")[0]
     if importlib.util.find_spec(module_name) is None:
-        return None, f"pending: {module_name} does not exist yet"
-    cmd = importlib.import_module(module_name).main
-    if hasattr(cmd, "commands"):
+        return None, f"{module_name} (console script {command}) does not exist"
+    return importlib.import_module(module_name).main, None
+
+
+def cli_command(root: Path, command: str, subcommand: str | None):
+    """``(click command, None)`` that ``command subcommand`` runs, or ``(None, reason)``.
+
+    A group needs one of its subcommands named (a default subcommand is not relied on); a
+    plain command followed by a word must take a positional argument for it.
+    """
+    cmd, reason = console_script(root, command)
+    if cmd is None:
+        return None, reason
+    if isinstance(cmd, click.Group):
         if subcommand is None or subcommand not in cmd.commands:
             return None, f"'{command}' has no subcommand '{subcommand}' ({', '.join(sorted(cmd.commands))})"
-        cmd = cmd.commands[subcommand]
+        return cmd.commands[subcommand], None
+    if subcommand is not None and not any(isinstance(p, click.Argument) for p in cmd.params):
+        return None, f"'{command}' has no subcommands and takes no argument, but the script passes '{subcommand}'"
     return cmd, None
 
 
-def check_cli_flags(root: Path, profiles=(None, "test")) -> tuple[list[str], list[str]]:
-    """Every --flag of a module script and of its ext.args exists in its click command.
-
-    Returns ``(problems, pending)``: pending lists processes whose command module is not
-    written yet (declared in pyproject.toml, absent from the package).
-    """
-    pipe, problems, pending = Pipeline(Path(root)), [], []
+def check_cli_flags(root: Path, profiles=(None, "test")) -> list[str]:
+    """Every --flag of a module script and of its ext.args exists in its click (sub)command."""
+    pipe, problems = Pipeline(Path(root)), []
     for name, proc in pipe.processes().items():
         command, subcommand = proc.command()
         if command is None:
@@ -361,18 +288,18 @@ def check_cli_flags(root: Path, profiles=(None, "test")) -> tuple[list[str], lis
             continue
         cmd, reason = cli_command(root, command, subcommand)
         if cmd is None:
-            (pending if reason.startswith("pending") else problems).append(f"{name} ({command}): {reason}")
+            problems.append(f"{proc.path}: {name} ({command}): {reason}")
             continue
         flags = {f: "script" for f in proc.flags()}
         for profile in profiles:
             args = pipe.ext_args(name, profile) or ""
             flags.update({f: f"ext.args ({profile or 'default'} config)" for f in FLAG_RE.findall(args)})
         options = _click_options(cmd)
+        shown = command if cmd is console_script(root, command)[0] else f"{command} {subcommand}"
         for flag, where in sorted(flags.items()):
             if flag not in options:
-                problems.append(f"{proc.path}: {name} passes {flag} ({where}) but "
-                                f"{command}{' ' + subcommand if subcommand else ''} has no such option")
-    return problems, pending
+                problems.append(f"{proc.path}: {name} passes {flag} ({where}) but {shown} has no such option")
+    return problems
 
 
 def check_params(root: Path) -> list[str]:
@@ -388,9 +315,9 @@ def check_params(root: Path) -> list[str]:
     for path in pipe.nf_files() + pipe.config_files():
         for m in PARAM_RE.finditer(path.read_text()):
             used.setdefault(m.group(1), str(path))
-    for profile_file in pipe.config_files()[1:]:
-        for name in assignments(scope(profile_file.read_text(), "params") or ""):
-            used.setdefault(name, str(profile_file))
+    for config_file in pipe.config_files()[1:]:
+        for name in parse_config_file(config_file).get("params", {}):
+            used.setdefault(name, str(config_file))
     for name, where in sorted(used.items()):
         if name not in defined:
             problems.append(f"{where}: params.{name} is not defined in nextflow.config")
@@ -457,10 +384,10 @@ def check_samplesheet(root: Path) -> list[str]:
 
 
 def check_all(root: Path) -> list[str]:
-    """Every rule (pending CLI modules are not problems)."""
+    """Every rule."""
     root = Path(root)
     return (check_parse(root) + check_processes(root) + check_includes(root)
-            + check_cli_flags(root)[0] + check_params(root) + check_samplesheet(root))
+            + check_cli_flags(root) + check_params(root) + check_samplesheet(root))
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -503,6 +430,15 @@ def render_command(proc: Process, binding: dict) -> list[str]:
             shell_lines.append(line)
     shell = "\n".join(shell_lines).replace("\\\\\n", " ").replace("\\$", "$")
     return shlex.split(fill(shell))
+
+
+def split_stdout(argv: list[str]) -> tuple[list[str], str | None]:
+    """``argv`` without a trailing ``> FILE`` redirection, and FILE (None when there is none)."""
+    if len(argv) >= 3 and argv[-2] == ">":
+        return argv[:-2], argv[-1]
+    if any(a.startswith(">") for a in argv):
+        raise ValueError(f"only a trailing '> FILE' redirection is understood: {' '.join(argv)}")
+    return argv, None
 
 
 _OUTPUT_PATH_RE = re.compile(r"\bpath\s*\(?\s*\"([^\"]+)\"")

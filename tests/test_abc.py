@@ -136,3 +136,29 @@ def test_bedgraph_coverage_and_bad_line(tmp_path):
 
     with pytest.raises(InputError, match="line 2.*end"):
         read_bedgraph(bad)
+
+
+def test_abc_command_on_simulated_tracks_and_hic(simulated, tmp_path):
+    from click.testing import CliRunner
+
+    from epitools.cli.prioritize import main
+    from epitools.prioritize.abc import score_table
+
+    args = ["--pairs", simulated / "pairs.tsv", "--dhs", simulated / "dnase.bw",
+            "--h3k27ac", simulated / "h3k27ac.bw", "--hic", simulated / "hic.cool"]
+    res = CliRunner().invoke(main, ["abc", *map(str, args), "-o", str(tmp_path / "abc.tsv")])
+    assert res.exit_code == 0, res.output
+    written = pd.read_csv(tmp_path / "abc.tsv", sep="\t")
+    table = score_table(simulated / "pairs.tsv", dnase=simulated / "dnase.bw",
+                        h3k27ac=simulated / "h3k27ac.bw", hic=simulated / "hic.cool", self_promoters=False)
+    assert len(written) == len(table) and {"activity", "contact_norm", "abc_score", "abc_predicted"} <= set(written)
+    np.testing.assert_allclose(table.groupby("gene")["abc_score"].sum(), 1.0)
+    # same activity over each distinct element whichever pair carries it
+    assert table.groupby(["enhancer_chrom", "enhancer_start", "enhancer_end"])["activity"].nunique().max() == 1
+    res = CliRunner().invoke(main, ["abc", *map(str, args), "--window", "0", "-o", str(tmp_path / "x.tsv")])
+    assert res.exit_code == 2 and "--window must be positive" in res.output
+    empty = tmp_path / "empty.bedGraph"
+    empty.write_text("chrZ\t0\t10\t1\n")
+    res = CliRunner().invoke(main, ["abc", "--pairs", str(simulated / "pairs.tsv"), "--dhs", str(empty),
+                                    "-o", str(tmp_path / "y.tsv")])
+    assert res.exit_code == 2 and "no signal over any of the" in res.output

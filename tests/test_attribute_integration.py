@@ -155,7 +155,8 @@ def test_filters_matched_to_jaspar(trained, tmp_path):
     # The motifs step on ISM output also extracts the filters of the model.
     db = load_jaspar()
     from epitools.interpret.motifs import filter_ppms, match_motifs
-    from epitools.io.checkpoint import load_checkpoint, model_from_checkpoint
+    from epitools.io.checkpoint import load_checkpoint
+    from epitools.models.registry import model_from_checkpoint
     from epitools.io.store import PairStore
 
     model = model_from_checkpoint(load_checkpoint(trained["model"]))
@@ -195,7 +196,7 @@ SIM_WINDOW = 256
 def simulated(tmp_path_factory):
     """epi-simulate → 256-bp store → SIMCNN (chromosome split) → attributions of both elements."""
     from epitools.data.simulate import SimulationConfig, simulate
-    from epitools.io.store import build_pair_store
+    from epitools.data.pair_store import build_pair_store
     from epitools.training.loop import TrainConfig, train
 
     root = tmp_path_factory.mktemp("attr_sim")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from epitools.data.encoding import kmer_ids, one_hot
+from epitools.data.encoding import kmer_ids, kmer_ids_to_codes, one_hot, onehot_to_kmer_ids
 from epitools.errors import InputError, UsageError
-from epitools.interpret.attribution import (ElementView, attribute_pairs, kmer_ids_to_codes,
-                                            load_attributions, onehot_to_kmer_ids, save_attributions)
+from epitools.interpret.attribution import (ElementView, attribute, attribute_pairs, load_attributions,
+                                            save_attributions)
 from epitools.models.registry import build_model
 from tests._planted import make_store
 
@@ -49,6 +49,9 @@ def test_deep_lift_shap_shapes_and_reproducible(tmp_path):
     # Same seed, same references: reproducible.
     again = attribute_pairs(model, store, n_shuffles=3, rows="all", device="cpu", seed=1)
     assert np.allclose(res["hyp_scores"], again["hyp_scores"], atol=1e-6)
+    # attribute() sends a pair model to attribute_pairs with the same options
+    via = attribute(model, store, n_shuffles=3, rows="all", device="cpu", seed=1)
+    assert np.allclose(res["hyp_scores"], via["hyp_scores"], atol=1e-6)
 
 
 def test_ism_on_kmer_model_and_deeplift_refused(tmp_path):

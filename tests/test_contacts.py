@@ -21,13 +21,18 @@ PIXELS = [(0, 0, 10), (0, 1, 4), (1, 1, 8), (1, 2, 6), (2, 5, 3), (3, 9, 2), (4,
           (4, 11, 7), (10, 12, 9)]
 
 
+def _tiny_bins() -> pd.DataFrame:
+    """Bins of a 10-bin "chr1" and a 5-bin "chr2" at RES."""
+    return pd.DataFrame({"chrom": ["chr1"] * 10 + ["chr2"] * 5,
+                         "start": [i * RES for i in range(10)] + [i * RES for i in range(5)],
+                         "end": [(i + 1) * RES for i in range(10)] + [(i + 1) * RES for i in range(5)]})
+
+
 @pytest.fixture(scope="module")
 def tiny_cool(tmp_path_factory):
     """A hand-built cooler with known pixels and a `weight` column (bin 7 masked)."""
     path = tmp_path_factory.mktemp("cool") / "tiny.cool"
-    bins = pd.DataFrame({"chrom": ["chr1"] * 10 + ["chr2"] * 5,
-                         "start": [i * RES for i in range(10)] + [i * RES for i in range(5)],
-                         "end": [(i + 1) * RES for i in range(10)] + [(i + 1) * RES for i in range(5)]})
+    bins = _tiny_bins()
     bins["weight"] = 0.5
     bins.loc[7, "weight"] = np.nan
     pixels = pd.DataFrame(PIXELS, columns=["bin1_id", "bin2_id", "count"])
@@ -181,3 +186,134 @@ def test_cli_contacts(tiny_cool, tmp_path):
                                     "-o", str(tmp_path / "x.tsv")])
     assert bad.exit_code == 2
     assert not (tmp_path / "x.tsv").exists()
+
+
+@pytest.fixture(scope="module")
+def divisive_cool(tmp_path_factory):
+    """The tiny cooler with Juicer-style columns: KR (no attribute), VC marked multiplicative."""
+    path = tmp_path_factory.mktemp("cool") / "juicer.cool"
+    bins = _tiny_bins()
+    bins["KR"] = 2.0
+    bins.loc[2, "KR"] = 4.0
+    bins.loc[7, "KR"] = np.nan
+    bins["VC"] = 2.0
+    pixels = pd.DataFrame(PIXELS, columns=["bin1_id", "bin2_id", "count"])
+    cooler.create_cooler(str(path), bins, pixels, ordered=True)
+    import h5py
+
+    with h5py.File(path, "r+") as fh:
+        fh["bins"]["VC"].attrs["divisive_weights"] = False
+    return path
+
+
+def test_divisive_columns_follow_cooler(divisive_cool):
+    clr = cooler.Cooler(str(divisive_cool))
+    assert cc.weights_are_divisive(clr, "KR") is True
+    assert cc.weights_are_divisive(clr, "VC") is False  # the file says otherwise
+    assert cc.weights_are_divisive(clr, "KR", False) is False
+    assert cc.weights_are_divisive(clr, None, True) is None
+    got = cc.chrom_contacts(clr, "chr1", [0, 1, 2, 7, 6], [1, 2, 5, 3, 8], "KR", divisive=True)
+    # count / (w1 w2); a masked bin is NaN even without a stored pixel, as in cooler's matrix
+    np.testing.assert_array_equal(got.values, [4 / 4, 6 / 8, 3 / 8, np.nan, 0.0])
+    dense = clr.matrix(balance="KR")[:10, :10]
+    np.testing.assert_allclose(got.values, dense[[0, 1, 2, 7, 6], [1, 2, 5, 3, 8]])
+    mult = cc.chrom_contacts(clr, "chr1", [0], [1], "VC", divisive=False)
+    assert mult.values[0] == 4 * 4
+
+
+def test_pair_contacts_records_direction(divisive_cool, tmp_path):
+    from epitools.cli.contacts import main
+
+    pairs = _pairs("chr1", 1500, [5500])
+    auto = pair_contacts(pairs, divisive_cool, balance="auto")
+    assert (auto.attrs["contacts"]["balance"], auto.attrs["contacts"]["divisive_weights"]) == ("KR", True)
+    vc = pair_contacts(pairs, divisive_cool, balance="VC")
+    assert vc.attrs["contacts"]["divisive_weights"] is False
+    raw = pair_contacts(pairs, divisive_cool, balance="none", divisive_weights=True)
+    assert (raw.attrs["contacts"]["balance"], raw.attrs["contacts"]["divisive_weights"]) == ("none", None)
+    src = tmp_path / "pairs.tsv"
+    pairs.to_csv(src, sep="\t", index=False)
+    out = tmp_path / "c.tsv"
+    res = CliRunner().invoke(main, ["--pairs", str(src), "--hic", str(divisive_cool), "--balance", "KR",
+                                    "--multiplicative-weights", "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    info = json.loads((tmp_path / "c.tsv.json").read_text())
+    assert (info["balance"], info["divisive_weights"]) == ("KR", False)
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--gamma", "-1"], "--gamma"),
+    (["--gamma", "0"], "--gamma"),
+    (["--gamma-reference", "-0.5"], "--gamma-reference"),
+    (["--pseudocount-distance", "-1"], "--pseudocount-distance"),
+    (["--tss-hic-contribution", "-5"], "--tss-hic-contribution"),
+    (["--resolution", "0"], "--resolution"),
+    (["--scale", "nan"], "--scale"),
+    (["--fit-window", "5000", "1000"], "--fit-window"),
+])
+def test_cli_value_errors_exit_2_naming_the_option(tiny_cool, tmp_path, args, option):
+    from epitools.cli.contacts import main
+
+    src = tmp_path / "pairs.tsv"
+    _pairs("chr1", 1500, [2500]).to_csv(src, sep="\t", index=False)
+    res = CliRunner().invoke(main, ["--pairs", str(src), "-o", str(tmp_path / "o.tsv"), *args])
+    assert res.exit_code == 2, res.output
+    assert option in res.output
+    assert not (tmp_path / "o.tsv").exists()
+
+
+def test_library_value_errors_are_typed():
+    pairs = _pairs("chr1", 100_000, [150_000])
+    with pytest.raises(UsageError, match="--gamma"):
+        pair_contacts(pairs, None, gamma=-1.0)
+    with pytest.raises(UsageError, match="--gamma"):
+        powerlaw_contact([1000.0], gamma=-1.0)
+    with pytest.raises(UsageError, match="--fit-powerlaw needs"):
+        pair_contacts(pairs, None, fit=True)
+
+
+def test_fit_without_enough_diagonals_is_exit_2(tiny_cool, tmp_path):
+    from epitools.cli.contacts import main
+
+    pairs = _pairs("chr1", 1500, [2500])
+    # window 5-1000 kb at 1 kb: geometry fine, but the 10-bin map has one such diagonal
+    with pytest.raises(InputError, match="only 1 diagonal"):
+        pair_contacts(pairs, tiny_cool, fit=True)
+    with pytest.raises(UsageError, match=r"1000 bp resolution.*fit window 1000-1500 bp.*--gamma/--scale"):
+        pair_contacts(pairs, tiny_cool, fit=True, fit_window=(1000, 1500))
+    src = tmp_path / "pairs.tsv"
+    pairs.to_csv(src, sep="\t", index=False)
+    res = CliRunner().invoke(main, ["--pairs", str(src), "--hic", str(tiny_cool), "--fit-powerlaw",
+                                    "-o", str(tmp_path / "o.tsv")])
+    assert res.exit_code == 2, res.output
+    assert "fit window 5000-1000000 bp" in res.output and "finer --resolution" in res.output
+
+
+@pytest.mark.shared_data
+def test_fit_on_a_coarse_shared_map_is_exit_2(shared_data, tmp_path):
+    from epitools.cli.contacts import main
+
+    src = tmp_path / "pairs.tsv"
+    _pairs("chr1", 50_000_000, [53_000_000]).to_csv(src, sep="\t", index=False)
+    res = CliRunner().invoke(main, ["--pairs", str(src), "--hic",
+                                    str(shared_data / "hic" / "hg19.GM12878-MboI.matrix.2000kb.cool"),
+                                    "--fit-powerlaw", "-o", str(tmp_path / "o.tsv")])
+    assert res.exit_code == 2, res.output
+    assert "2000000 bp resolution" in res.output and "5000-1000000 bp" in res.output
+    assert "--gamma/--scale" in res.output
+
+
+def test_fit_recovers_a_planted_power_law(tmp_path):
+    """--fit-powerlaw on a map whose diagonals decay as d^-0.8 recovers gamma 0.8."""
+    n, band = 5000, 60  # a long chromosome: ABC averages each diagonal over the first one's length
+    bins = pd.DataFrame({"chrom": "chr1", "start": np.arange(n) * RES, "end": (np.arange(n) + 1) * RES})
+    i = np.repeat(np.arange(n), band + 1)
+    j = i + np.tile(np.arange(band + 1), n)
+    i, j = i[j < n], j[j < n]
+    counts = np.round(1e6 * ((j - i) * RES + 1.0) ** -0.8).astype(int)
+    pixels = pd.DataFrame({"bin1_id": i, "bin2_id": j, "count": counts})
+    path = tmp_path / "pl.cool"
+    cooler.create_cooler(str(path), bins, pixels[pixels["count"] > 0], ordered=True)
+    out = pair_contacts(_pairs("chr1", 50_500, [80_500]), path, fit=True, fit_window=(5000, 50_000))
+    assert out.attrs["contacts"]["gamma"] == pytest.approx(0.8, abs=0.01)
+    assert out.attrs["contacts"]["powerlaw_fitted"] is True

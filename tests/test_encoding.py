@@ -10,6 +10,7 @@ import torch
 
 from epitools.data.encoding import (decode_codes, encode_sequence, kmer_ids, one_hot,
                                     reverse_complement)
+from epitools.errors import UsageError
 
 
 def test_encode_decode_round_trip_and_unknown_letters():
@@ -76,5 +77,5 @@ def test_reverse_complement_numpy_and_torch():
 
 
 def test_kmer_rejects_short_sequence():
-    with pytest.raises(ValueError, match="shorter than k"):
+    with pytest.raises(UsageError, match="shorter than k"):
         kmer_ids(encode_sequence("ACG"), k=6)

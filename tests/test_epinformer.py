@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from epitools.errors import ModelError, UsageError
-from epitools.io.checkpoint import make_checkpoint, model_from_checkpoint
+from epitools.io.checkpoint import make_checkpoint
+from epitools.models.registry import model_from_checkpoint
 from epitools.models.epinformer import (PAPER_PARAMETERS, EPInformer, interaction_mask, parameter_count,
                                         pretrain_sequence_encoder)
 from epitools.models.registry import build_model

@@ -24,8 +24,9 @@ import pytest
 from click.testing import CliRunner
 
 from epitools.cli.fetch import main
-from epitools.io.download import (DownloadItem, FetchOptions, fetch, parse_size, sanitize_filename)
-from epitools.errors import ChecksumError, FetchError
+from epitools.errors import ChecksumError, FetchError, InputError, UsageError
+from epitools.fetch import (DownloadItem, FetchOptions, SafeRedirect, extract_archive, fetch, parse_size,
+                            sanitize_filename)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from http_fault_server import FaultServer, Route  # noqa: E402
@@ -227,11 +228,9 @@ def test_sanitize_filename(raw, safe):
 
 
 def test_redirect_to_plain_http_is_refused():
-    from epitools.io.download import _SafeRedirect
-
     req = urllib.request.Request("https://example.org/file")
     with pytest.raises(FetchError, match="non-https redirect"):
-        _SafeRedirect(allow_http=False).redirect_request(req, None, 302, "Found", {},
+        SafeRedirect(allow_http=False).redirect_request(req, None, 302, "Found", {},
                                                          "http://example.org/file")
 
 
@@ -270,6 +269,68 @@ def test_parse_size():
     assert parse_size("10K") == 10 * 1024
     assert parse_size("2G") == 2 * 1024 ** 3
     assert parse_size(None) is None
+
+
+def test_parse_size_rejects_text_naming_the_option():
+    with pytest.raises(UsageError, match="--max-size"):
+        parse_size("lots")
+
+
+@pytest.mark.parametrize("field, value, option", [
+    ("retries", -1, "--retries"), ("backoff", -0.5, "--backoff"), ("timeout", 0, "--timeout"),
+    ("workers", 0, "--workers"), ("max_size", -1, "--max-size"),
+])
+def test_fetch_options_reject_bad_values(tmp_path, field, value, option):
+    with pytest.raises(UsageError, match=option):
+        FetchOptions(cache_dir=tmp_path, **{field: value})
+
+
+@pytest.mark.parametrize("args, option", [
+    (["url", "https://example.org/f.txt", "--md5", "xyz"], "--md5"),
+    (["url", "https://example.org/f.txt", "--name", "../f.txt"], "--name"),
+    (["targetfinder", "--cell", "NOPE"], "--cell"),
+    (["bengi", "--assay", "NOPE"], "--assay"),
+    (["encode", "NOT_AN_ACCESSION"], "IDS"),
+    (["genome", "hg38", "--md5", "0" * 32], "--md5"),
+])
+def test_bad_request_exits_2_naming_the_parameter(dirs, args, option):
+    cache, out = dirs
+    result = run(args, cache, out)
+    assert result.exit_code == 2
+    assert f"Invalid value for {option}:" in result.output
+    assert not cache.exists() and not out.exists()
+
+
+def test_bad_max_size_exits_2_naming_the_option(dirs):
+    cache, out = dirs
+    result = run(["url", "https://example.org/f.txt", "--max-size", "5Q"], cache, out)
+    assert result.exit_code == 2 and "--max-size" in result.output
+
+
+def test_corrupt_or_foreign_archive_is_an_input_error(tmp_path):
+    truncated = tmp_path / "cut.tar.gz"
+    truncated.write_bytes(_tar([("a.txt", b"A" * 5000), ("b.txt", b"B" * 5000)])[:-40])
+    with pytest.raises(InputError, match="cut.tar.gz"):
+        extract_archive(truncated, tmp_path / "x")
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not an archive\n")
+    with pytest.raises(InputError, match="not a tar or zip archive"):
+        extract_archive(plain, tmp_path / "y")
+
+
+def test_fetch_imports_only_io_errors_progress():
+    import ast
+
+    allowed = ("epitools.fetch", "epitools.io", "epitools.errors", "epitools.progress")
+    package = Path(__file__).parents[1] / "epitools" / "fetch"
+    for module in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            for name in names:
+                if name.startswith("epitools.") or name == "epitools":
+                    # The package root only carries __version__.
+                    assert name == "epitools" or name.startswith(allowed), f"{module.name} imports {name}"
 
 
 def test_offline_with_and_without_cache(server, dirs):

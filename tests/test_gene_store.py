@@ -10,7 +10,9 @@ import torch
 
 from epitools.data.encoding import encode_sequence
 from epitools.data.gene_dataset import GeneDataset, enhancer_features
-from epitools.data.gene_store import build_gene_store, open_gene_store, read_elements, select_candidates
+from epitools.data.gene_store import build_gene_store, select_candidates
+from epitools.io.gene_store import open_gene_store
+from epitools.io.genes import read_elements
 from epitools.errors import InputError
 
 WINDOW = 64
@@ -59,6 +61,21 @@ def _build(locus, **kwargs):
     return out
 
 
+def test_store_compression_option(locus):
+    import hdf5plugin  # noqa: F401 - reads the blosc default
+
+    plain = _build(locus, compression=None)
+    gzip_path = locus["tmp"] / "genes_gzip.h5"
+    build_gene_store(locus["genes"], locus["elements"], locus["fasta"], gzip_path, promoter_length=WINDOW,
+                     enhancer_length=WINDOW, max_enhancers=4, max_distance=10_000,
+                     contacts=_distance_contact, compression="gzip")
+    with h5py.File(plain) as a, h5py.File(gzip_path) as b:
+        assert a["enhancers"].compression is None and b["enhancers"].compression == "gzip"
+        assert b.attrs["compression"] == "gzip"
+        for name in ("promoter", "enhancers", "activity", "contact", "expression"):
+            np.testing.assert_array_equal(a[name][()], b[name][()])
+
+
 def test_store_shapes_attrs_and_targets(locus):
     path = _build(locus)
     with h5py.File(path) as h5:
@@ -68,7 +85,8 @@ def test_store_shapes_attrs_and_targets(locus):
         assert h5["enhancer_mask"].shape == (3, 4) and h5["enhancer_mask"].dtype == bool
         assert h5["activity"].shape == (3, 4, 2)
         assert h5["gene_features"].shape == (3, 8)
-        assert h5["enhancers"].compression == "gzip"
+        # the same compression option as pair stores, blosc by default
+        assert h5.attrs["compression"] == "blosc" and h5["enhancers"].compression != "gzip"
         np.testing.assert_allclose(h5["expression"][:], np.log1p([0.0, 9.0, 99.0]), rtol=1e-6)
         np.testing.assert_allclose(h5["gene_features"][1], 2.0 * np.arange(1, 9))
         assert list(h5["gene"].asstr()[:]) == ["G1", "G2", "G3"]

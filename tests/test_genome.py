@@ -144,3 +144,29 @@ def test_missing_or_bad_genome_file(tmp_path):
     bad.write_text("this is not a fasta\n")
     with pytest.raises(GenomeError):
         Genome(bad)
+
+
+def test_indexes_are_built_in_the_cache_not_beside_the_input(tmp_path, fasta, seqs, monkeypatch):
+    """Nothing is written next to a user's genome: a missing .fai (and bgzip .gzi) goes to
+    $EPITOOLS_CACHE/index, keyed by the file, and an existing index beside it is used."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EPITOOLS_CACHE", str(cache))
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    plain = folder / "genome.fa"
+    plain.write_bytes(fasta.read_bytes())
+    gz = folder / "genome.fa.gz"
+    pysam.tabix_compress(str(fasta), str(gz))
+    before = sorted(p.name for p in folder.iterdir())
+    for path in (plain, gz):
+        with Genome(path) as g:
+            assert decode_codes(g.fetch_codes("chr2", 50, 250)) == seqs["chr2"][50:250]
+    assert sorted(p.name for p in folder.iterdir()) == before
+    built = sorted(p.suffix for p in (cache / "index").iterdir())
+    assert built.count(".fai") == 2 and ".gzi" in built
+    (folder / "genome.fa.fai").write_bytes(next((cache / "index").glob("genome.fa.*.fai")).read_bytes())
+    for index in (cache / "index").iterdir():
+        index.unlink()
+    with Genome(plain) as g:  # the user's own index is read, none is built
+        assert g.chrom_sizes["chr1"] == 1000
+    assert not any(p.name.startswith("genome.fa.") and p.suffix == ".fai" for p in (cache / "index").iterdir())

@@ -66,3 +66,28 @@ def test_filter_ppms_recover_the_motif_a_filter_was_set_to(tmp_path):
     text = write_meme(res["ppms"], res["names"], tmp_path / "f.meme").read_text()
     assert "MOTIF filter_0" in text
 
+
+
+def test_filter_motifs_writes_tables_even_without_active_filters(tmp_path):
+    import pandas as pd
+
+    from epitools.interpret.motifs import filter_motifs
+    from epitools.models.registry import build_model
+    from tests._planted import make_store
+
+    motif = load_motif("MA0506.3")
+    store = make_store(tmp_path / "s.h5", n=40, enhancer_length=80, promoter_length=80)
+    model = build_model("simcnn", enhancer_length=80, promoter_length=80, filters=2, kernel=motif.length,
+                        pool=5, dense=4).eval()
+    with torch.no_grad():
+        model.enhancer_branch[0].weight.zero_()
+        model.enhancer_branch[0].bias.zero_()
+    empty = filter_motifs(model, store, tmp_path / "none", max_pairs=20)
+    assert empty.empty and list(pd.read_csv(tmp_path / "none" / "filters.tsv", sep="\t").columns) == \
+        ["filter", "n_sites"]
+    with torch.no_grad():
+        model.enhancer_branch[0].weight[0] = torch.from_numpy(np.log2(motif.probs / 0.25)).float()
+    table = filter_motifs(model, store, tmp_path / "one", max_pairs=20, top=2)
+    assert table["filter"].tolist() == ["filter_0"] and table.loc[0, "n_sites"] > 0
+    assert {"match1_jaspar_id", "match2_tf"} <= set(table.columns)
+    assert "MOTIF filter_0" in (tmp_path / "one" / "filters.meme").read_text()

@@ -329,3 +329,76 @@ def test_cell_type_conflict(tmp_path):
     path = _write(tmp_path / "names.csv", "enhancer_name,promoter_name,label\n"
                   "K562|chr1:0-4,K562|chr1:10-14,1\n")
     _expect_error(path, 2, "cell_type", cell_type="HeLa-S3")
+
+
+@pytest.mark.parametrize("extra_header, row, field", [
+    ("", "chr1\t1\t99999999999999999999\tchr1\t5\t6", "enhancer_end"),
+    ("\ttss", "chr1\t1\t2\tchr1\t5\t6\t99999999999999999999", "tss"),
+])
+def test_integers_beyond_int64_are_input_errors(tmp_path, extra_header, row, field):
+    path = _write(tmp_path / "big.tsv", HEADER + extra_header + "\n" + row + "\n")
+    assert "too large" in _expect_error(path, 2, field).message
+
+
+def test_window_bed_start_beyond_int64_is_input_error(tmp_path):
+    enh = _write(tmp_path / "e.bed", "1\tchr1\t99999999999999999999\t100\n")
+    with pytest.raises(InputError) as err:
+        read_window_pairs(enh, _write(tmp_path / "p.bed", "1\tchr1\t5\t10\n"))
+    assert (err.value.path, err.value.line, err.value.field) == (str(enh), 1, "enhancer_start")
+
+
+def _many_rows(n: int) -> list[str]:
+    return [f"chr1\t{i}\t{i + 10}\tchr1\t{i + 100}\t{i + 200}" for i in range(n)]
+
+
+@pytest.mark.parametrize("bad_row", [1, 150])  # inside the sniffed lines, and in a later chunk
+def test_undecodable_bytes_name_the_line(tmp_path, bad_row):
+    rows = _many_rows(200)
+    rows[bad_row] = rows[bad_row].replace("chr1", "chr\xff", 1)
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes((HEADER + "\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8") as err:
+        for _ in iter_pairs(path, chunksize=64):
+            pass
+    assert (err.value.path, err.value.line) == (str(path), bad_row + 2)
+
+
+def test_truncated_gzip_is_input_error(tmp_path):
+    data = gzip.compress((HEADER + "\n" + "\n".join(_many_rows(5000)) + "\n").encode())
+    path = tmp_path / "cut.tsv.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated gzip") as err:
+        read_pairs(path)
+    assert err.value.path == str(path) and err.value.line > 2
+
+
+def test_unterminated_quote_names_the_line(tmp_path):
+    rows = _many_rows(100)
+    rows[70] = '"chr1\t1'
+    path = _write(tmp_path / "quote.tsv", HEADER + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="unterminated quoted field") as err:
+        for _ in iter_pairs(path, chunksize=32):
+            pass
+    assert (err.value.path, err.value.line) == (str(path), 72)
+
+
+# --------------------------------------------------------------------------- layering
+
+def test_pairs_package_imports_only_io_and_errors():
+    """io is a bottom layer: the pairs readers never import data, models or anything above."""
+    import ast
+
+    import epitools.io.pairs as package
+
+    allowed = ("epitools.io", "epitools.errors", "epitools.progress")
+    for module in sorted(Path(package.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                if name.startswith("epitools"):
+                    assert name.startswith(allowed), f"{module.name} imports {name}"

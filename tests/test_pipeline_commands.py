@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import click
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,7 +51,8 @@ def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, t
     """Stage ``inputs`` (name -> Path or None) in a task directory, render and run the command.
 
     ``extra_args`` is appended to the profile's ext.args (click keeps the last value of an
-    option); ``env`` is set for the call only; ``extra`` binds further script values (prefix, ...).
+    option); ``env`` is set for the call only; ``extra`` binds further script values (prefix,
+    ``val`` inputs, ...). A trailing ``> FILE`` gets the command's stdout.
     ``EPI_TRAIN`` runs one epoch unless ``full_schedule``.
     """
     proc = pipeline.processes()[process]
@@ -75,9 +77,10 @@ def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, t
             staged.symlink_to(Path(path).resolve())
         binding[name] = staged.name
     binding.update(extra)
-    argv = ps.render_command(proc, binding)
+    argv, stdout_file = ps.split_stdout(ps.render_command(proc, binding))
     assert argv[0] == command
-    args = argv[2:] if subcommand and cmd.name == subcommand else argv[1:]
+    top, _ = ps.console_script(pipeline.root, command)
+    args = argv[2:] if isinstance(top, click.Group) else argv[1:]
     cwd = os.getcwd()
     os.chdir(workdir)
     try:
@@ -85,6 +88,8 @@ def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, t
     finally:
         os.chdir(cwd)
     assert result.exit_code == 0, f"{' '.join(argv)}\n{result.output}"
+    if stdout_file:
+        (workdir / stdout_file).write_text(result.stdout)
     missing = ps.missing_outputs(proc, binding, workdir)
     assert not missing, f"{process}: declared outputs not written by {' '.join(argv)}: {missing}"
     RAN.add(process)
@@ -256,6 +261,93 @@ def test_attribute_and_modisco(attributions, motifs):
     assert motifs.is_dir()
 
 
+@pytest.fixture(scope="module")
+def registry(pipeline, tasks):
+    """EPI_MODELS: the registry dump main.nf routes models by (name, encoding, task)."""
+    out = run_task(pipeline, tasks, "EPI_MODELS", {}, {"id": "models"}, prefix="models")
+    return pd.read_csv(out / "models.tsv", sep="\t")
+
+
+@pytest.fixture(scope="module")
+def model_runs(pipeline, tasks, simulated, contacts, registry):
+    """main.nf's pairs branch with --models naming every registered pair model: one EPI_ENCODE
+    per encoding the dump gives them (meta.encoding), then EPI_TRAIN of each model on the store
+    of its encoding."""
+    pair_models = registry[registry["task"] == "pairs"]
+    stores = {}
+    for encoding in sorted(set(pair_models["encoding"])):
+        prefix = f"all.{encoding}"
+        stores[encoding] = run_task(
+            pipeline, tasks, "EPI_ENCODE",
+            {"pairs": contacts, "genome": simulated / "genome.fa", "genome_index": simulated / "genome.fa.fai"},
+            {"id": "all", "encoding": encoding, "cell_type": "SIM"}, task=f"epi_encode_{encoding}",
+            prefix=prefix) / f"{prefix}.h5"
+    runs = {}
+    for model, encoding in zip(pair_models["name"], pair_models["encoding"]):
+        prefix = f"all_{model}_fold1"
+        runs[model] = run_task(pipeline, tasks, "EPI_TRAIN", {"store": stores[encoding]},
+                               {"id": "all", "model": model, "split": "chrom", "folds": 4, "fold": 1},
+                               task=f"epi_train_{model}", prefix=prefix) / prefix
+    return stores, runs
+
+
+def test_every_registered_model_gets_the_store_its_class_reads(model_runs, registry):
+    """The registry dump, not a parameter, gives each model its store: epipam_kmer and epipdlf
+    read k-mer ids, the others base codes, and each trains on what it got (no ModelError)."""
+    import torch
+
+    from epitools.models.registry import available_models, get_model_class, model_task
+
+    stores, runs = model_runs
+    assert set(runs) == {m for m in available_models() if model_task(m) == "pairs"} >= {"epipam_kmer", "epipdlf"}
+    assert dict(zip(registry["name"], registry["encoding"])) == {m: get_model_class(m).encoding
+                                                                 for m in available_models()}
+    for model, run in runs.items():
+        encoding = get_model_class(model).encoding
+        with h5py.File(stores[encoding]) as h5:
+            assert h5.attrs["encoding"] == encoding and h5["enhancer"].dtype == (
+                np.int16 if encoding == "kmer" else np.uint8), model
+        checkpoint = torch.load(run / "model.pt", weights_only=True)
+        assert (checkpoint["model"], checkpoint["encoding"]) == (model, encoding)
+        assert json.loads((run / "metrics.json").read_text())["n"] > 0
+
+
+def _selected_run(selection_dir: Path, runs) -> Path:
+    """main.nf's join of EPI_SELECT's selection.tsv back to a training run, by directory name."""
+    row = pd.read_csv(selection_dir / "selection.tsv", sep="\t").iloc[0]
+    by_name = {Path(run).name: Path(run) for run in runs}
+    assert row["run"] in by_name, (row["run"], sorted(by_name))
+    return by_name[row["run"]]
+
+
+def _stage_runs(workdir: Path, runs) -> None:
+    # Nextflow stages `path(runs, stageAs: 'runs/*')` as symlinks to the run directories.
+    (workdir / "runs").mkdir(parents=True, exist_ok=True)
+    for run in runs:
+        staged = workdir / "runs" / Path(run).name
+        if not staged.exists():
+            staged.symlink_to(Path(run).resolve())
+
+
+@pytest.fixture(scope="module")
+def pair_selection(pipeline, tasks, model_runs):
+    """EPI_SELECT as main.nf calls it in pairs mode: --select_metric on the test fold."""
+    runs = list(model_runs[1].values())
+    _stage_runs(tasks / "epi_select_pairs", runs)
+    metric = pipeline.params(PROFILE)["select_metric"]
+    out = run_task(pipeline, tasks, "EPI_SELECT", {}, {"id": "all"}, task="epi_select_pairs",
+                   prefix="all_selected", runs="runs", metric=metric, evaluated_on="test")
+    return out / "all_selected", runs, metric
+
+
+def test_pair_selection_is_the_best_test_metric(pair_selection):
+    selection_dir, runs, metric = pair_selection
+    values = {run: json.loads((run / "metrics.json").read_text())[metric] for run in runs}
+    chosen = _selected_run(selection_dir, runs)
+    assert values[chosen] == max(values.values())
+    assert (selection_dir / "model.pt").read_bytes() == (chosen / "model.pt").read_bytes()
+
+
 def _expression_table(genes_tsv: Path, out: Path) -> Path:
     """Every other gene's simulated expression as a CSV with an extra column (samplesheet `expression`)."""
     genes = pd.read_csv(genes_tsv, sep="\t")
@@ -296,8 +388,20 @@ def gene_run(pipeline, tasks, gene_store, gene_meta):
 
 
 @pytest.fixture(scope="module")
-def gene_scores(pipeline, tasks, gene_store, gene_run, gene_meta):
-    out = run_task(pipeline, tasks, "EPI_PRIORITIZE_GENES", {"model": gene_run / "model.pt", "store": gene_store},
+def gene_selection(pipeline, tasks, gene_run):
+    """EPI_SELECT as main.nf calls it in genes mode: validation Pearson R."""
+    _stage_runs(tasks / "epi_select_genes", [gene_run])
+    out = run_task(pipeline, tasks, "EPI_SELECT", {}, {"id": "sim"}, task="epi_select_genes",
+                   prefix="sim_selected", runs="runs", metric="pearson_r", evaluated_on="val")
+    return out / "sim_selected"
+
+
+@pytest.fixture(scope="module")
+def gene_scores(pipeline, tasks, gene_store, gene_run, gene_selection, gene_meta):
+    # The model main.nf hands on: EPI_SELECT's copy of the chosen run's checkpoint.
+    assert _selected_run(gene_selection, [gene_run]) == gene_run
+    out = run_task(pipeline, tasks, "EPI_PRIORITIZE_GENES",
+                   {"model": gene_selection / "model.pt", "store": gene_store},
                    gene_meta, prefix="sim_epinformer_prioritize")
     return out / "sim_epinformer_prioritize" / "scores.tsv"
 
@@ -377,11 +481,13 @@ TASK_FIXTURES = {
     "EPI_SIMULATE": ["simulated_task"],
     "EPI_FETCH": ["fetched"],
     "HIC_CONTACTS": ["contacts"],
-    "EPI_ENCODE": ["store"],
+    "EPI_ENCODE": ["store", "model_runs"],
     "EPI_ENCODE_GENES": ["gene_store"],
-    "EPI_TRAIN": ["run_dir", "gene_run"],
+    "EPI_TRAIN": ["run_dir", "gene_run", "model_runs"],
     "EPI_PREDICT": ["predictions"],
     "EPI_REPORT": ["report"],
+    "EPI_MODELS": ["registry"],
+    "EPI_SELECT": ["pair_selection", "gene_selection"],
     "EPI_ATTRIBUTE_SCORES": ["attributions"],
     "EPI_MODISCO": ["motifs"],
     "EPI_PRIORITIZE": ["abc_scores"],

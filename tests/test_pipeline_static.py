@@ -3,19 +3,20 @@ params vs schema, samplesheet schema. Each rule is also shown to fail on a broke
 
 from __future__ import annotations
 
-import importlib.util
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+import pipeline_config as pc
 import pipeline_static as ps
 
 PIPELINE_PATHS = ["main.nf", "nextflow.config", "nextflow_schema.json", "pyproject.toml",
                   "conf", "modules", "assets"]
 MODULES = ["EPI_SIMULATE", "EPI_FETCH", "HIC_CONTACTS", "EPI_ENCODE", "EPI_TRAIN", "EPI_PREDICT",
            "EPI_ATTRIBUTE_SCORES", "EPI_MODISCO", "EPI_PRIORITIZE", "EPI_REPORT", "EPI_ENCODE_GENES",
-           "EPI_PRIORITIZE_GENES", "EPI_EVALUATE"]
+           "EPI_PRIORITIZE_GENES", "EPI_EVALUATE", "EPI_MODELS", "EPI_SELECT"]
 
 
 @pytest.fixture()
@@ -50,12 +51,30 @@ def test_includes_resolve_and_every_called_process_is_included(repo_root):
 
 
 def test_module_flags_exist_in_their_click_commands(repo_root):
-    problems, pending = ps.check_cli_flags(repo_root)
-    assert problems == []
-    if importlib.util.find_spec("epitools.cli.attribute") is not None:
-        assert pending == []
-    elif pending:
-        pytest.skip("pending until epitools/cli/attribute.py exists: " + "; ".join(pending))
+    assert ps.check_cli_flags(repo_root) == []
+
+
+def test_group_commands_name_their_subcommand(repo_root):
+    """Scripts call a group's subcommand explicitly (epi-encode pairs/genes, epi-report html/select)."""
+    calls = {name: proc.command() for name, proc in ps.Pipeline(repo_root).processes().items()}
+    assert calls["EPI_ENCODE"] == ("epi-encode", "pairs")
+    assert calls["EPI_ENCODE_GENES"] == ("epi-encode", "genes")
+    assert calls["EPI_REPORT"] == ("epi-report", "html")
+    assert calls["EPI_SELECT"] == ("epi-report", "select")
+    cmd, reason = ps.cli_command(repo_root, "epi-report", "select")
+    assert reason is None and "--metric" in ps._click_options(cmd)
+    assert "no subcommand 'runs'" in ps.cli_command(repo_root, "epi-report", "runs")[1]
+    assert "takes no argument" in ps.cli_command(repo_root, "epi-predict", "scores")[1]
+
+
+def test_model_selection_and_encodings_are_not_groovy(repo_root):
+    """main.nf picks no run and decides no encoding itself: EPI_SELECT and the registry dump do."""
+    text = (repo_root / "main.nf").read_text()
+    assert "JsonSlurper" not in text and "metrics.json" not in text
+    assert "kmer_models" not in text and "'kmer'" not in text and "'onehot'" not in text
+    workflow = ps.blocks(text, "workflow")["EPITOOLS"]
+    assert re.search(r"\bEPI_SELECT\(", workflow) and re.search(r"\bEPI_MODELS\(", workflow)
+    assert "kmer_models" not in ps.Pipeline(repo_root).params()
 
 
 def test_params_defined_documented_and_used(repo_root):
@@ -66,15 +85,63 @@ def test_samplesheet_schema_and_example_agree(repo_root):
     assert ps.check_samplesheet(repo_root) == []
 
 
+def test_profiles_are_parsed_with_their_settings(repo_root):
+    config = pc.parse_config_file(repo_root / "nextflow.config")
+    assert {"test", "local", "docker", "singularity", "apptainer", "gpu", "slurm", "awsbatch",
+            "google"} <= set(config["profiles"])
+    docker = pc.with_profiles(config, ["docker"])
+    assert pc.groovy_literal(docker["docker"]["enabled"]) is True
+    assert pc.groovy_literal(docker["singularity"]["enabled"]) is False
+    test = ps.Pipeline(repo_root).params("test")
+    assert test["simulate"] is True and test["run_folds"] == "1" and test["models"] == "simcnn,epiann"
+    assert ps.Pipeline(repo_root).params()["simulate"] is False
+    with pytest.raises(KeyError, match="no profile 'tset'"):
+        pc.with_profiles(config, ["tset"])
+
+
 def test_gpu_profile_maps_gpu_label(repo_root):
-    text = (repo_root / "conf/gpu.config").read_text()
-    assert "withLabel: 'process_gpu'" in text and "accelerator" in text
-    assert "--gpus all" in text and "--nv" in text and "params.container_gpu" in text
+    config = pc.with_profiles(pc.parse_config_file(repo_root / "nextflow.config"), ["gpu"])
+    gpu = config["process"]["withLabel:process_gpu"]
+    assert gpu["accelerator"] == "params.gpus" and gpu["container"] == "params.container_gpu"
+    options = pc.closure_body(gpu["containerOptions"])
+    assert "'--gpus all'" in options and "'--nv'" in options and "workflow.containerEngine" in options
+    # Without the profile, GPU processes get resources but no accelerator.
+    plain = pc.parse_config_file(repo_root / "nextflow.config")["process"]["withLabel:process_gpu"]
+    assert "accelerator" not in plain and "task.attempt" in plain["memory"]
 
 
 def test_retry_on_scheduler_kills(repo_root):
-    text = (repo_root / "conf/base.config").read_text()
-    assert "137..140" in text and "task.attempt" in text and "'retry'" in text
+    process = pc.parse_config_file(repo_root / "nextflow.config")["process"]
+    strategy = pc.closure_body(process["errorStrategy"])
+    assert re.fullmatch(r"task\.exitStatus in \(\(137\.\.140\) \+ 143\) \? 'retry' : 'finish'", strategy)
+    assert pc.groovy_literal(process["maxRetries"]) >= 1
+    for label in ps.REQUIRED_LABELS:
+        assert "task.attempt" in process[f"withLabel:{label}"]["memory"], label
+
+
+def test_ext_args_are_read_from_parsed_selectors(repo_root):
+    pipe = ps.Pipeline(repo_root)
+    assert pipe.ext_args("EPI_ENCODE") == "--compression lzf"
+    assert pipe.ext_args("EPI_ENCODE", "test") == "--enhancer-length 256 --promoter-length 256"
+    # A closure with ${params.x} is filled from the profile's params; a regex selector matches aliases.
+    assert pipe.ext_args("EPI_SIMULATE") == "--preset small"
+    assert pipe.ext_args("EPI_SIMULATE", "test").startswith("--preset tiny --n-chroms 8")
+    assert pipe.ext_args("EPI_FETCH") == ""
+    assert pipe.ext_args("EPI_SELECT") == "" and pipe.ext_args("EPI_MODELS") == ""
+
+
+def test_config_reader_structure(tmp_path):
+    (tmp_path / "inc.config").write_text("params { b = 2 }\nprocess { withName: 'X' { ext.args = '--y' } }\n")
+    (tmp_path / "main.config").write_text(
+        "// comment { not a scope\nparams {\n  a = 'x // not a comment'\n  b = 1\n}\n"
+        "includeConfig 'inc.config'\nprocess.cpus = 2\nprocess {\n  withName: 'X' { ext.args = '--z' }\n"
+        "  publishDir = [\n    path: 'p'\n  ]\n}\ndef stamp = new Date()\nprofiles { p { params.a = 'y' } }\n")
+    config = pc.parse_config_file(tmp_path / "main.config")
+    assert config["params"] == {"a": "'x // not a comment'", "b": "2"}
+    assert config["process"]["cpus"] == "2" and config["process"]["publishDir"].startswith("[")
+    # The included file's selector comes first; the later one in main.config wins.
+    assert config["process"]["withName:X"] == {"ext": {"args": "'--z'"}}
+    assert pc.with_profiles(config, ["p"])["params"]["a"] == "'y'" and "stamp" not in config
 
 
 # ----------------------------------------------------------------------------- broken copies
@@ -97,20 +164,36 @@ def test_broken_gpu_label_fails(broken):
 
 def test_broken_misspelled_flag_fails(broken):
     edit(broken / "modules/local/epi_train/main.nf", "--data ${store}", "--dataset ${store}")
-    problems, _ = ps.check_cli_flags(broken)
-    assert any("EPI_TRAIN passes --dataset" in p for p in problems)
+    assert any("EPI_TRAIN passes --dataset" in p for p in ps.check_cli_flags(broken))
 
 
 def test_broken_misspelled_ext_args_flag_fails(broken):
     edit(broken / "conf/test.config", "--epochs 16", "--epoch 16")
-    problems, _ = ps.check_cli_flags(broken)
-    assert any("--epoch (ext.args (test config))" in p for p in problems)
+    assert any("--epoch (ext.args (test config))" in p for p in ps.check_cli_flags(broken))
 
 
 def test_broken_unknown_subcommand_fails(broken):
     edit(broken / "modules/local/epi_prioritize/main.nf", "epi-prioritize abc", "epi-prioritize abcd")
-    problems, _ = ps.check_cli_flags(broken)
-    assert any("no subcommand 'abcd'" in p for p in problems)
+    assert any("no subcommand 'abcd'" in p for p in ps.check_cli_flags(broken))
+
+
+def test_broken_subcommand_flag_is_checked_against_the_subcommand(broken):
+    # --metric is an option of `epi-report select`, not of `epi-report html`.
+    edit(broken / "modules/local/epi_report/main.nf", "--title ${meta.id}", "--metric ${meta.id}")
+    assert any("EPI_REPORT passes --metric (script) but epi-report html has no such option" in p
+               for p in ps.check_cli_flags(broken))
+
+
+def test_broken_group_call_without_subcommand_fails(broken):
+    edit(broken / "modules/local/epi_select/main.nf", "epi-report select runs", "epi-report runs")
+    assert any("EPI_SELECT (epi-report): 'epi-report' has no subcommand 'runs'" in p
+               for p in ps.check_cli_flags(broken))
+
+
+def test_broken_missing_console_module_fails(broken):
+    edit(broken / "pyproject.toml", 'epi-train = "epitools.cli.train:main"', 'epi-train = "epitools.cli.trainer:main"')
+    assert any("epitools.cli.trainer (console script epi-train) does not exist" in p
+               for p in ps.check_cli_flags(broken))
 
 
 def test_broken_undocumented_param_fails(broken):

@@ -73,7 +73,7 @@ def test_predict_from_pairs_and_genome_matches_the_encoded_store(tmp_path, check
     genome = _genome(tmp_path / "g.fa", rng)
     pairs = _pairs(tmp_path / "pairs.tsv", rng)
     runner = CliRunner()
-    res = runner.invoke(encode_cli, ["--pairs", str(pairs), "--genome", str(genome), "--enhancer-length", "120",
+    res = runner.invoke(encode_cli, ["pairs", "--pairs", str(pairs), "--genome", str(genome), "--enhancer-length", "120",
                                      "--promoter-length", "80", "-q", "-o", str(tmp_path / "s.h5")])
     assert res.exit_code == 0, res.output
     for args, name in (([], "a"), (["--no-element-cache"], "b"), (["--chunk-size", "7"], "c")):
@@ -117,3 +117,45 @@ def test_store_predictions_skip_augmented_rows(tmp_path, checkpoint):
     res = runner.invoke(predict_cli, ["--model", str(checkpoint), "--data", store, "--all-rows", "-q",
                                       "-o", str(tmp_path / "all.tsv")])
     assert len(pd.read_csv(tmp_path / "all.tsv", sep="\t")) > 30
+
+
+def test_table_wide_cache_embeds_each_window_once_with_identical_scores(tmp_path, checkpoint):
+    """--pairs: every distinct window of the whole table is embedded once, over all chunks,
+    in memory or spilled to disk, and the scores equal the per-chunk path's."""
+    from epitools.training.predict import Predictor, predict_pairs
+
+    rng = np.random.default_rng(4)
+    genome = _genome(tmp_path / "g.fa", rng)
+    pairs = _pairs(tmp_path / "pairs.tsv", rng, n=90)
+    table = pd.read_csv(pairs, sep="\t")
+    predictor = Predictor(checkpoint, device="cpu", batch_size=8)
+    calls = {"enhancer": 0, "promoter": 0}
+    for side in calls:
+        embed = getattr(predictor.model, f"embed_{side}")
+
+        def counted(x, _embed=embed, _side=side):
+            calls[_side] += len(x)
+            return _embed(x)
+
+        setattr(predictor.model, f"embed_{side}", counted)
+    out = tmp_path / "cached.tsv"
+    predict_pairs(predictor, pairs, genome, out, chunk_size=16)
+    distinct = {side: len(table.assign(mid=(table[f"{side}_start"] + table[f"{side}_end"]) // 2)
+                          .drop_duplicates([f"{side}_chrom", "mid"])) for side in calls}
+    assert calls == distinct and calls["enhancer"] < len(table)
+    spilled = tmp_path / "spilled.tsv"
+    predict_pairs(Predictor(checkpoint, device="cpu", batch_size=8), pairs, genome, spilled, chunk_size=16,
+                  cache_mb=1e-4, cache_dir=tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []  # the spill file is removed afterwards
+    from epitools.data.windows import pair_windows
+    from epitools.io.genome import Genome
+    from epitools.io.pairs import iter_pairs
+
+    plain = Predictor(checkpoint, device="cpu", batch_size=8)
+    with Genome(genome) as g:
+        expected = np.concatenate([plain.score(w["enhancer"], w["promoter"]) for w in
+                                   (pair_windows(c, plain.geometry, g) for c in iter_pairs(pairs, chunksize=16))])
+    for path in (out, spilled):
+        got = pd.read_csv(path, sep="\t")
+        assert list(got["pair_id"]) == list(table["pair_id"])
+        assert np.abs(got["score"].to_numpy() - expected).max() == 0

@@ -276,7 +276,7 @@ def test_expression_follows_planted_drivers_and_abc_beats_distance(simulated_sma
     assert 0.5 * len(genes) < len(driven) < len(genes)
     effects = [d["effect"] for g in driven for d in truth["genes"][g]["drivers"]]
     assert min(effects) > 0
-    # Linear, TPM-like expression (what epi-encode --genes log1p-transforms), typically 1-1000.
+    # Linear, TPM-like expression (what epi-encode genes log1p-transforms), typically 1-1000.
     expr = genes.set_index("gene")["expression"]
     assert (expr >= 0).all() and 1 < expr.median() < 1000 and expr.max() > 100
     log_expr = np.log1p(expr)

@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from epitools.data.augment import augmentation_plan
-from epitools.data.dataset import PairDataset, load_batch
 from epitools.data.encoding import decode_codes, encode_sequence, kmer_ids, reverse_complement
 from epitools.io.genome import Genome
-from epitools.io.store import build_pair_store, open_store
+from epitools.data.pair_store import build_pair_store
+from epitools.io.store import open_store
+from epitools.training.sources import load_batch
 from test_genome import random_chroms, write_fasta
 
 LE, LP = 300, 200
@@ -135,8 +136,8 @@ def test_kmer_store(tmp_path, genome_path):
     codes, ids = open_store(onehot).read(), open_store(kmer).read()
     assert ids["enhancer"].shape == (4, LE - 5) and ids["enhancer"].dtype == np.int16
     np.testing.assert_array_equal(ids["promoter"], kmer_ids(codes["promoter"], 6))
-    item = PairDataset(kmer)[0]
-    assert item["enhancer"].shape == (LE - 5,) and item["enhancer"].dtype == torch.int64
+    batch = load_batch(kmer, [0])
+    assert batch["enhancer"].shape == (1, LE - 5) and batch["enhancer"].dtype == torch.int64
 
 
 def test_inline_sequences_need_no_genome(tmp_path):
@@ -162,29 +163,6 @@ def test_read_by_index_any_order(tmp_path, genome_path):
     assert list(part["pair_id"]) == [f"p{i}" for i in idx]
     with pytest.raises(IndexError):
         store.read([40])
-
-
-def test_dataset_shapes_and_batches(tmp_path, genome_path):
-    out = tmp_path / "s.h5"
-    build_pair_store(make_pairs(10), out, genome_path)  # default 3000 / 2000 windows
-    store = open_store(out)
-    codes = store.read([3])
-    ds = PairDataset(out, indices=[1, 3, 5])
-    item = ds[1]
-    assert item["enhancer"].shape == (4, 3000) and item["promoter"].shape == (4, 2000)
-    assert item["enhancer"].dtype == torch.float32 and int(item["index"]) == 3
-    assert decode_codes(item["enhancer"].argmax(0).numpy().astype(np.uint8)
-                        + 4 * (item["enhancer"].sum(0) == 0).numpy().astype(np.uint8)) \
-        == decode_codes(codes["enhancer"][0])
-    loader = torch.utils.data.DataLoader(ds, batch_size=2)
-    batches = list(loader)
-    assert batches[0]["enhancer"].shape == (2, 4, 3000) and batches[0]["label"].shape == (2,)
-    assert batches[1]["promoter"].shape == (1, 4, 2000)
-    batch = load_batch(store, [5, 1], device="cpu")
-    assert batch["enhancer"].shape == (2, 4, 3000) and batch["index"].tolist() == [5, 1]
-    np.testing.assert_array_equal(batch["enhancer"][1].numpy(), ds[0]["enhancer"].numpy())
-    pre = PairDataset(out, indices=[1, 3, 5], preload=True)
-    np.testing.assert_array_equal(pre[2]["promoter"].numpy(), ds[2]["promoter"].numpy())
 
 
 def test_open_store_rejects_other_files(tmp_path):

@@ -54,3 +54,21 @@ def test_inputs_checked(tmp_path):
     one_class = pd.DataFrame({"pair_id": ["a", "b"], "label": [1, 1], "sequence": ["ACGT", "ACGT"]})
     with pytest.raises(UsageError, match="both"):
         tf_pair_enrichment(one_class, one_class, load_jaspar().subset([0]))
+
+
+def test_write_tf_pairs_files_and_option_errors(tmp_path):
+    from epitools.interpret.tf_pairs import jaspar_subset, write_tf_pairs
+
+    n = 40
+    label = np.arange(n) % 2 == 1
+    for name, motif, seed in (("e.tsv", "MA0099.4", 1), ("p.tsv", "MA0506.3", 2)):
+        _regions(n, motif, label, seed).to_csv(tmp_path / name, sep="\t", index=False)
+    table = write_tf_pairs(tmp_path / "e.tsv", tmp_path / "p.tsv", tmp_path / "out",
+                           motif_ids="MA0099.4, MA0506", min_pairs=2)
+    assert (tmp_path / "out" / "tf_pairs.tsv").is_file() and (tmp_path / "out" / "tf_pairs.png").is_file()
+    assert (table.iloc[0]["enhancer_motif"], table.iloc[0]["promoter_motif"]) == ("MA0099.4", "MA0506.3")
+    assert len(jaspar_subset()) > 100
+    with pytest.raises(UsageError, match="--motifs: MA9999.1 not in"):
+        jaspar_subset("MA0099.4,MA9999.1")
+    with pytest.raises(UsageError, match="--threshold"):
+        write_tf_pairs(tmp_path / "e.tsv", tmp_path / "p.tsv", tmp_path / "out", threshold=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyBigWig
 import pytest
 
@@ -66,3 +67,33 @@ def test_epipam_attention_tracks_from_the_store(tmp_path):
     with pytest.raises(UsageError, match="attention"):
         attention_maps(build_model("simcnn", enhancer_length=100, promoter_length=80, filters=2,
                                    kernel=5, pool=5, dense=4), store, [0])
+
+
+def test_write_tracks_attention_and_attribution_files(tmp_path):
+    from epitools.interpret.attribution import save_attributions
+    from epitools.interpret.tracks import write_tracks
+
+    store = make_store(tmp_path / "s.h5", n=8, enhancer_length=100, promoter_length=80)
+    model = build_model("epipam", enhancer_length=100, promoter_length=80, filters=4, kernels=(5, 3, 3),
+                        pools=(2, 2, 2), hidden=4).eval()
+    sizes = {f"chr{i}": 100_000 for i in range(1, 5)}
+    rng = np.random.default_rng(0)
+    ohe = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (3, 100))].transpose(0, 2, 1)
+    attr = save_attributions({"ohe": ohe, "hyp_scores": rng.normal(size=ohe.shape).astype(np.float32),
+                              "pair_id": np.array(["a", "b", "c"]), "label": np.array([1, 0, 1]),
+                              "chrom": np.array(["chr1", "chr2", "chr1"]),
+                              "window_start": np.array([1000, 2000, 1050]),
+                              "reverse_complement": np.zeros(3, bool), "element": np.array("enhancer")},
+                             tmp_path / "attributions.npz")
+    out = write_tracks(tmp_path / "tracks", sizes, attributions=attr, model=model, store=store, width=10,
+                       n_regions=2)
+    names = {p.name for p in out.iterdir()}
+    assert {"enhancer_attribution.bw", "enhancer_attribution.bedGraph", "enhancer_attention.bw",
+            "promoter_attention.bw", "enhancer_top_regions.tsv", "promoter_top_regions.bed"} <= names
+    # the enhancer's top regions come from its attributions (3 windows x 2), the promoter's from attention
+    assert set(pd.read_csv(out / "enhancer_top_regions.tsv", sep="\t")["source"]) == {"attribution"}
+    assert set(pd.read_csv(out / "promoter_top_regions.tsv", sep="\t")["source"]) == {"attention"}
+    with pytest.raises(UsageError, match="--attributions and/or --model"):
+        write_tracks(tmp_path / "x", sizes)
+    with pytest.raises(UsageError, match="go together"):
+        write_tracks(tmp_path / "x", sizes, model=model)

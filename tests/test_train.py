@@ -39,8 +39,10 @@ def trained(store, tmp_path_factory):
 
 def test_training_learns_the_planted_signal_and_writes_every_output(trained, store):
     out, result = trained
-    for name in ("model.pt", "last.pt", "metrics.json", "predictions.tsv", "history.tsv", "roc.png", "pr.png"):
+    for name in ("model.pt", "last.pt", "metrics.json", "predictions.tsv", "history.tsv"):
         assert (out / name).stat().st_size > 0, name
+    # Figures are the CLI's (the report layer sits above training).
+    assert not (out / "roc.png").exists() and not (out / "pr.png").exists()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics == result
     assert metrics["auroc"] > 0.85
@@ -63,7 +65,9 @@ def test_checkpoints_follow_the_contract(trained):
     ckpt = torch.load(out / "model.pt", weights_only=True)
     assert {"format_version", "model", "hparams", "encoding", "state_dict", "provenance", "metrics"} <= set(ckpt)
     assert ckpt["model"] == "planted_cnn" and ckpt["encoding"] == "onehot"
-    assert ckpt["provenance"]["enhancer_length"] == 120 and ckpt["provenance"]["fold"] == 1
+    # the input geometry is recorded once, in hparams
+    assert ckpt["hparams"]["enhancer_length"] == 120 and "enhancer_length" not in ckpt["provenance"]
+    assert ckpt["provenance"]["fold"] == 1
     assert ckpt["metrics"]["epoch"] == result["best_epoch"]
     last = torch.load(out / "last.pt", weights_only=True)
     assert {"torch", "numpy", "python", "loader"} <= set(last["resume"]["rng"])
@@ -177,6 +181,8 @@ def test_negatives_per_positive_in_training(store, tmp_path):
                                          "--negatives-per-positive", "1", "--class-weight", "-q",
                                          "-o", str(tmp_path / "run")])
     assert res.exit_code == 0, res.output
+    for name in ("roc.png", "pr.png"):
+        assert (tmp_path / "run" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     # This store has more (augmented) positives than negatives: all negatives, weight n_neg / n_pos.
     assert 0 < metrics["class_weight"] <= 1.0 and metrics["negatives_per_positive"] == 1
@@ -295,7 +301,7 @@ def simulated_stores(tmp_path_factory):
     simulate(root / "sim", seed=0, config=cfg)
     stores = {}
     for encoding, extra in (("onehot", []), ("kmer", ["--k", "4"])):
-        res = CliRunner().invoke(encode_cli, ["--pairs", str(root / "sim" / "pairs.tsv"), "--genome",
+        res = CliRunner().invoke(encode_cli, ["pairs", "--pairs", str(root / "sim" / "pairs.tsv"), "--genome",
                                               str(root / "sim" / "genome.fa"), "--enhancer-length", "256",
                                               "--promoter-length", "256", "--encoding", encoding, *extra,
                                               "-q", "-o", str(root / f"{encoding}.h5")])
@@ -351,3 +357,20 @@ def test_bad_hparam_items_exit_2_naming_the_item(store, tmp_path, item, message)
     assert res.exit_code == 2
     assert message in res.output and item.split("=")[0] in res.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--workers", "-1"], "--workers"),
+    (["--lr", "-0.1"], "--lr"),
+    (["--weight-decay", "-1"], "--weight-decay"),
+    (["--split", "naive", "--val-fraction", "1.5"], "--val-fraction"),
+    (["--hparam", "lr=-1"], "--lr"),
+    (["--hparam", "dropout=2"], "--hparam"),
+    (["--split", "random", "--folds", "1"], "--split random --fold 1"),
+])
+def test_bad_option_values_exit_2_naming_the_option(store, tmp_path, args, option):
+    res = CliRunner().invoke(train_cli, ["--data", store, "--model", "planted_cnn", "--folds", "4", "--epochs", "1",
+                                         *args, "-q", "-o", str(tmp_path / "run")])
+    assert res.exit_code == 2, res.output
+    assert option in res.output
+    assert not (tmp_path / "run" / "metrics.json").exists()

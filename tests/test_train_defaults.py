@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from epitools.cli.train import main
 from epitools.errors import UsageError
 from epitools.models.registry import available_models, get_model_class
-from epitools.training.loop import FALLBACK_SCHEDULE, TrainConfig, resolve_schedule
+from epitools.training.config import FALLBACK_SCHEDULE, TrainConfig, resolve_schedule
 
 
 def _config(**kwargs):

@@ -1,20 +1,61 @@
-"""``epi-encode``: pairs (+ genome or inline sequences) -> encoded HDF5 store.
+"""``epi-encode``: encoded HDF5 stores for training and prediction.
 
-With ``--genes`` and ``--elements`` it builds the gene-level store of EPInformer instead.
+``epi-encode pairs`` encodes a pairs table (+ genome or inline sequences) into a pair store;
+``epi-encode genes`` builds EPInformer's gene-level store. The old form ``epi-encode --pairs
+...`` (or ``--genes ...``) still works for one release and logs a deprecation note.
 """
 
 from __future__ import annotations
 
 import click
 
-from epitools.cli._common import command, out_option, seed_option
-from epitools.errors import UsageError
+from epitools.cli._common import command, default_group, out_option, seed_option
+
+_COMPRESSION_HELP = ("HDF5 compression: blosc (LZ4 + bit shuffle: fastest and smallest; other HDF5 "
+                     "readers need the hdf5plugin filters), lzf (built into h5py), gzip level 1 "
+                     "(any HDF5 reader).")
+
+
+def _legacy_subcommand(args: list[str]) -> str | None:
+    """The subcommand an old-style ``epi-encode --pairs/--genes ...`` call means."""
+    name = "genes" if any(a in ("--genes", "--elements") or a.startswith(("--genes=", "--elements="))
+                          for a in args) else "pairs"
+    # printed, not logged: logging is configured by the subcommand, after this runs
+    click.echo(f"Note: `epi-encode {args[0]} ...` without a subcommand is deprecated and will be "
+               f"removed in the next release; use `epi-encode {name} {args[0]} ...`", err=True)
+    return name
+
+
+@default_group(_legacy_subcommand,
+               help="Encode pairs (`pairs`) or genes with their candidate enhancers (`genes`) into "
+                    "an HDF5 store. Unset window options take the defaults of the store kind.")
+def main():
+    pass
+
+
+def _window_options(kind: str):
+    from epitools.data.windows import DEFAULT_WINDOWS
+
+    defaults = DEFAULT_WINDOWS[kind]
+
+    def decorator(f):
+        f = click.option("--promoter-length", type=click.IntRange(1), default=None,
+                         help=f"Promoter window (bp) [default: {defaults[1]}].")(f)
+        f = click.option("--enhancer-length", type=click.IntRange(1), default=None,
+                         help=f"Enhancer window (bp) [default: {defaults[0]}].")(f)
+        return f
+
+    return decorator
+
+
+def _compression_option(f):
+    return click.option("--compression", type=click.Choice(["lzf", "gzip", "blosc", "none"]),
+                        default="blosc", help=_COMPRESSION_HELP)(f)
 
 
 @command(help="Encode enhancer-promoter pairs into an HDF5 store of windows centred on each "
-              "element (base codes expanded to one-hot on the fly, or k-mer ids). With --genes "
-              "and --elements, build the gene-level store of EPInformer instead.")
-@click.option("--pairs", "pairs_path", type=click.Path(exists=True, dir_okay=False),
+              "element (base codes expanded to one-hot on the fly, or k-mer ids).")
+@click.option("--pairs", "pairs_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Pairs table (TSV, BEDPE, TargetFinder, BENGI/TransEPI, inline sequences).")
 @click.option("--format", "fmt", default="auto", help="Format of the pairs table (auto detects it).")
 @click.option("--promoter-bed", type=click.Path(exists=True, dir_okay=False),
@@ -25,66 +66,70 @@ from epitools.errors import UsageError
 @click.option("--genome", type=click.Path(exists=True, dir_okay=False),
               help="Genome FASTA (plain or bgzip) or 2bit; not needed for tables with inline sequences.")
 @out_option(help="Output store (.h5).", file=True)
-@click.option("--enhancer-length", type=click.IntRange(1), default=None,
-              help="Enhancer window (bp) [default: 3000 for pairs, 2000 for genes].")
-@click.option("--promoter-length", type=click.IntRange(1), default=2000, help="Promoter window (bp).")
-@click.option("--encoding", type=click.Choice(["onehot", "kmer"]), default="onehot",
-              help="Base codes (one-hot when read) or k-mer token ids.")
-@click.option("--k", "k", type=click.IntRange(1, 7), default=6, help="k-mer length for --encoding kmer.")
+@_window_options("pairs")
+@click.option("--encoding", type=click.Choice(["onehot", "kmer"]), default=None,
+              help="Base codes (one-hot when read) or k-mer token ids [default: onehot].")
+@click.option("--k", "k", type=click.IntRange(1, 7), default=None,
+              help="k-mer length for --encoding kmer [default: 6].")
 @click.option("--reverse-complement", is_flag=True, help="Add the reverse complement of every row.")
 @click.option("--augment-copies", type=click.IntRange(0), default=0,
               help="Extra randomly shifted copies of each positive (EPIPAM 10, EPIANN 20).")
 @click.option("--max-shift", type=click.IntRange(0), default=100,
               help="Largest shift (bp) of an augmented copy's windows.")
 @click.option("--chunk-size", type=click.IntRange(1), default=10_000, help="Pairs encoded per step.")
-@click.option("--compression", type=click.Choice(["lzf", "gzip", "blosc", "none"]), default="blosc",
-              help="HDF5 compression: blosc (LZ4 + bit shuffle: fastest and smallest; other HDF5 "
-                   "readers need the hdf5plugin filters), lzf (built into h5py), gzip level 1 "
-                   "(any HDF5 reader).")
-@click.option("--genes", "genes_path", type=click.Path(exists=True, dir_okay=False),
-              help="Genes/TSS table: build the EPInformer gene-level store.")
-@click.option("--elements", "elements_path", type=click.Path(exists=True, dir_okay=False),
-              help="Candidate elements BED (with --genes).")
-@click.option("--hic", type=click.Path(exists=True, dir_okay=False),
-              help="Hi-C .cool/.mcool for gene-level contacts (with --genes; power law when absent).")
-@click.option("--max-enhancers", type=click.IntRange(1), default=60, help="Candidate slots per gene (with --genes).")
-@click.option("--max-distance", type=click.IntRange(1), default=100_000,
-              help="Largest element-TSS distance (bp) of a candidate (with --genes).")
-@click.option("--expression", "expression_path", type=click.Path(exists=True, dir_okay=False),
-              help="Measured expression table `gene expression` (TSV/CSV with header; other columns "
-                   "ignored), joined by gene name onto --genes, replacing its expression column; genes "
-                   "without a value get NaN and are not trained on.")
-@click.option("--expression-transform", type=click.Choice(["log1p", "none"]), default="log1p",
-              help="Transform of the genes' expression (with --genes; 'none' for log-scale values).")
+@_compression_option
 @seed_option()
-def main(pairs_path, fmt, promoter_bed, labels_path, cell_type, genome, out, enhancer_length, promoter_length, encoding, k,
-         reverse_complement, augment_copies, max_shift, chunk_size, compression, genes_path,
-         elements_path, hic, max_enhancers, max_distance, expression_path, expression_transform, seed):
-    if expression_path and not genes_path:
-        raise UsageError("--expression goes with --genes (it sets the genes' expression)")
-    if genes_path or elements_path:
-        if not (genes_path and elements_path):
-            raise UsageError("--genes and --elements go together")
-        if pairs_path:
-            raise UsageError("give either --pairs or --genes/--elements, not both")
-        if genome is None:
-            raise UsageError("--genes needs --genome")
-        from epitools.data.gene_store import build_gene_store
+def pairs(pairs_path, fmt, promoter_bed, labels_path, cell_type, genome, out, enhancer_length,
+          promoter_length, encoding, k, reverse_complement, augment_copies, max_shift, chunk_size,
+          compression, seed):
+    from epitools.data.pair_store import build_pair_store
+    from epitools.errors import UsageError
 
-        build_gene_store(genes_path, elements_path, genome, out, hic=hic,
-                         promoter_length=promoter_length,
-                         enhancer_length=enhancer_length or 2000,
-                         max_enhancers=max_enhancers, max_distance=max_distance,
-                         expression_transform=expression_transform, expression=expression_path)
-        return
-    if not pairs_path:
-        raise UsageError("give --pairs (or --genes with --elements)")
-    from epitools.io.store import build_pair_store
-
+    if k is not None and encoding != "kmer":
+        raise UsageError("--k goes with --encoding kmer")
     build_pair_store(
-        pairs_path, out, genome, format=fmt, enhancer_length=enhancer_length or 3000,
+        pairs_path, out, genome, format=fmt, enhancer_length=enhancer_length,
         promoter_length=promoter_length, encoding=encoding, k=k,
         reverse_complement=reverse_complement, augment_copies=augment_copies,
         max_shift=max_shift, chunk_size=chunk_size, seed=seed,
         compression=None if compression == "none" else compression,
         promoter_bed=promoter_bed, labels=labels_path, cell_type=cell_type)
+
+
+@command(help="Build EPInformer's gene-level store: each gene's promoter window and up to "
+              "--max-enhancers candidate elements within --max-distance of its TSS, with their "
+              "activity, distance and Hi-C contact, and the gene's expression.")
+@click.option("--genes", "genes_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Genes/TSS table (gene chrom tss [strand] [expression] [hl_1..hl_8]).")
+@click.option("--elements", "elements_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Candidate elements BED (chrom start end name dnase h3k27ac).")
+@click.option("--genome", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Genome FASTA (plain or bgzip) or 2bit.")
+@click.option("--hic", type=click.Path(exists=True, dir_okay=False),
+              help="Hi-C .cool/.mcool for gene-level contacts (power law when absent).")
+@out_option(help="Output store (.h5).", file=True)
+@_window_options("genes")
+@click.option("--max-enhancers", type=click.IntRange(1), default=60, help="Candidate slots per gene.")
+@click.option("--max-distance", type=click.IntRange(1), default=100_000,
+              help="Largest element-TSS distance (bp) of a candidate.")
+@click.option("--expression", "expression_path", type=click.Path(exists=True, dir_okay=False),
+              help="Measured expression table `gene expression` (TSV/CSV with header; other columns "
+                   "ignored), joined by gene name onto --genes, replacing its expression column; genes "
+                   "without a value get NaN and are not trained on.")
+@click.option("--expression-transform", type=click.Choice(["log1p", "none"]), default="log1p",
+              help="Transform of the genes' expression ('none' for log-scale values).")
+@click.option("--chunk-size", type=click.IntRange(1), default=64, help="Genes encoded per step.")
+@_compression_option
+def genes(genes_path, elements_path, genome, hic, out, enhancer_length, promoter_length, max_enhancers,
+          max_distance, expression_path, expression_transform, chunk_size, compression):
+    from epitools.data.gene_store import build_gene_store
+
+    build_gene_store(genes_path, elements_path, genome, out, hic=hic,
+                     promoter_length=promoter_length, enhancer_length=enhancer_length,
+                     max_enhancers=max_enhancers, max_distance=max_distance,
+                     expression_transform=expression_transform, expression=expression_path,
+                     chunk_genes=chunk_size, compression=None if compression == "none" else compression)
+
+
+main.add_command(pairs, "pairs")
+main.add_command(genes, "genes")

@@ -13,8 +13,9 @@ import click
 
 from epitools.cli._common import command, out_option
 from epitools.errors import UsageError
-from epitools.io import sources
-from epitools.io.download import FetchOptions, default_cache_dir, parse_size
+from epitools.fetch import (GENOME_FORMATS, PLAN_COLUMNS, SOURCES, FetchOptions, RequestError,
+                            default_cache_dir, deliver, fetch_targets, make_request, parse_size, plan,
+                            read_manifest, resolve)
 
 log = logging.getLogger("epitools.cli.fetch")
 
@@ -31,18 +32,23 @@ Examples:
 Base URLs: --base-url, or EPITOOLS_UCSC_URL, EPITOOLS_TARGETFINDER_URL, EPITOOLS_BENGI_URL,
 EPITOOLS_ENCODE_URL, EPITOOLS_4DN_URL. 4DN downloads need EPITOOLS_4DN_KEY/EPITOOLS_4DN_SECRET."""
 
+# The command-line parameter behind each field a RequestError can name.
+REQUEST_FIELD_PARAMETER = {"source": "SOURCE", "id": "IDS", "url": "IDS", "cell": "--cell",
+                           "assay": "--assay", "format": "--format", "md5": "--md5",
+                           "sha256": "--sha256", "name": "--name", "extract": "--extract"}
+
 
 @command(help="Download genomes, benchmark pair sets, ENCODE and 4DN files into a verified "
-         "cache and link them into --out with a fetch.tsv.\n\nSOURCE is one of: " + ", ".join(sources.SOURCES)
+         "cache and link them into --out with a fetch.tsv.\n\nSOURCE is one of: " + ", ".join(SOURCES)
          + ". IDS are an assembly (genome), cell lines (targetfinder), accessions "
            "(encode, 4dn) or a URL (url).", epilog=EPILOG)
-@click.argument("source", required=False, type=click.Choice(sources.SOURCES, case_sensitive=False))
+@click.argument("source", required=False, type=click.Choice(SOURCES, case_sensitive=False))
 @click.argument("ids", nargs=-1)
 @click.option("--cell", "cells", multiple=True, help="Cell line (targetfinder, bengi); repeatable. "
               "Default: all.")
 @click.option("--assay", "assays", multiple=True, help="BENGI assay (HiC, CTCF-ChIAPET, "
               "RNAPII-ChIAPET); repeatable. Default: all.")
-@click.option("--format", "genome_format", type=click.Choice(sources.GENOME_FORMATS), default="fa",
+@click.option("--format", "genome_format", type=click.Choice(GENOME_FORMATS), default="fa",
               help="Genome as bgzipped FASTA + index, or UCSC 2bit.")
 @click.option("--md5", help="Expected md5 of a url download.")
 @click.option("--sha256", help="Expected sha256 of a url download.")
@@ -79,23 +85,22 @@ def main(source, ids, cells, assays, genome_format, md5, sha256, name, extract, 
         if base_url:
             raise UsageError("--base-url applies to a SOURCE; with --manifest use the "
                              "EPITOOLS_*_URL environment variables")
-        requests = sources.read_manifest(manifest)
+        requests = read_manifest(manifest)
     else:
         try:
-            requests = [sources.make_request(source, ids, cells, assays, genome_format, md5, sha256,
-                                             name, base_url, extract)]
-        except sources.RequestError as exc:
-            raise UsageError(str(exc)) from exc
-    targets = [t for request in requests for t in sources.resolve(request, options, dry_run=dry_run)]
+            requests = [make_request(source, ids, cells, assays, genome_format, md5, sha256,
+                                     name, base_url, extract)]
+        except RequestError as exc:
+            raise click.BadParameter(str(exc), param_hint=REQUEST_FIELD_PARAMETER.get(exc.field)) from exc
+    targets = [t for request in requests for t in resolve(request, options, dry_run=dry_run)]
 
     if dry_run:
-        columns = ("item", "url", "size", "md5", "state")
-        click.echo("\t".join(columns))
-        for row in sources.plan(targets, options):
-            click.echo("\t".join(str(row[c]) for c in columns))
+        click.echo("\t".join(PLAN_COLUMNS))
+        for row in plan(targets, options):
+            click.echo("\t".join(str(row[c]) for c in PLAN_COLUMNS))
         return
 
-    outputs = sources.fetch_targets(targets, options)
-    manifest_path = sources.deliver(outputs, out)
+    outputs = fetch_targets(targets, options)
+    manifest_path = deliver(outputs, out)
     log.info("%d file(s) in %s (listed in %s; cache %s)", len(outputs), out, manifest_path.name,
              options.cache_dir)

@@ -79,9 +79,64 @@ def _cells(value: str | None):
     return [c.strip() for c in value.split(",") if c.strip()] if value else None
 
 
+def _save_test_curves(run_dir, label: str) -> None:
+    """``roc.png`` and ``pr.png`` of the test predictions a pair run wrote (``predictions.tsv``)."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from epitools.report.plots import save_pr, save_roc
+
+    run_dir = Path(run_dir)
+    pred = pd.read_csv(run_dir / "predictions.tsv", sep="\t", usecols=["label", "score"])
+    curves = {label: (pred["label"].to_numpy(), pred["score"].to_numpy())}
+    save_roc(run_dir / "roc.png", curves)
+    save_pr(run_dir / "pr.png", curves)
+
+
+def _print_models(ctx, fmt: str) -> None:
+    import json
+
+    from epitools.models.registry import model_table
+
+    rows = model_table()
+    columns = ("name", "encoding", "task")
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+    elif fmt == "tsv":
+        click.echo("\n".join(["\t".join(columns)] + ["\t".join(row[c] for c in columns) for row in rows]))
+    else:
+        width = max(len(row["name"]) for row in rows)
+        click.echo("\n".join(f"{row['name']:<{width}}  {row['encoding']:<6}  {row['task']}" for row in rows))
+    ctx.exit()
+
+
+def _list_models_callback(ctx, param, value):
+    # Both options are eager and processed in command-line order; whichever comes second
+    # sees both values, so `--format tsv --list-models` and `--list-models --format tsv` agree.
+    if ctx.resilient_parsing:
+        return
+    ctx.meta[f"epi_train.{param.name}"] = value
+    listing, fmt = ctx.meta.get("epi_train.list_models"), ctx.meta.get("epi_train.list_format")
+    if listing and fmt is not None:
+        _print_models(ctx, fmt)
+
+
+def _list_models_options(f):
+    """``--list-models [--format text|tsv|json]``: print every registered model (name, store
+    encoding, task) and exit; the pipeline reads the TSV to choose each model's store."""
+    f = click.option("--format", "list_format", type=click.Choice(["text", "tsv", "json"]), default="text",
+                     is_eager=True, expose_value=False, callback=_list_models_callback,
+                     help="Format of --list-models.")(f)
+    return click.option("--list-models", is_flag=True, is_eager=True, expose_value=False,
+                        callback=_list_models_callback,
+                        help="Print every registered model (name, store encoding, task) and exit.")(f)
+
+
 @command(help="Train a model on an encoded store (epi-encode) and evaluate it on the test fold. "
               "Writes model.pt (best epoch), last.pt, metrics.json, predictions.tsv, history.tsv, "
               "roc.png and pr.png to --out.")
+@_list_models_options
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Encoded store (.h5): pairs, or genes for EPInformer.")
 @click.option("--model", "model_name", required=True, help="Registered model name (epipam, epiann, ...).")
@@ -142,6 +197,7 @@ def main(data, model_name, split, folds, fold, train_cells, test_cells, val_frac
         amp=not no_amp)
     result = train(config)
     if result["task"] == "pairs":
+        _save_test_curves(out, f"{model_name} fold {fold}")
         log.info("test fold %d: AUROC %.4f, AUPRC %.4f, F1 %.4f (n=%d, positives=%d) -> %s",
                  fold, result["auroc"] or float("nan"), result["auprc"] or float("nan"),
                  result["f1"] or float("nan"), result["n"], result["positives"], out)

@@ -1,9 +1,16 @@
 """Read Hi-C contacts for many bin pairs from a ``.cool`` / ``.mcool`` file.
 
-The cis pixels of each needed chromosome are streamed once, in chunks, straight from
-the HDF5 arrays; queried (bin1, bin2) pairs are matched with ``np.searchsorted`` on an
-int64 key, row sums and per-diagonal sums are accumulated with ``np.bincount``. No Python
-loop runs over pairs or pixels.
+Pixels are read through cooler's own balanced pixel query
+(``Cooler.matrix(balance=column, divisive_weights=..., as_pixels=True)``), one block of
+rows of one chromosome at a time, so balancing follows cooler's rules exactly and memory
+stays bounded by the block size. Queried (bin1, bin2) pairs are matched with
+``np.searchsorted`` on an int64 key; row sums and per-diagonal sums are accumulated with
+``np.bincount``. No Python loop runs over pairs or pixels.
+
+Balancing semantics (cooler's): a column is multiplicative (``count * w1 * w2``), except
+``KR``, ``VC`` and ``VC_SQRT``, which hic2cool and the 4DN portal store in Juicer's divisive
+form (``count / (w1 * w2)``); a ``divisive_weights`` attribute on the column (cooler's
+``balance`` writes one) or an explicit choice overrides the name rule.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from epitools.errors import InputError, UsageError
 log = logging.getLogger(__name__)
 
 BALANCE_CHOICES = ("auto", "weight", "KR", "VC", "VC_SQRT", "none")
+#: Columns cooler reads as divisive when not told otherwise (``Cooler.matrix(...,
+#: divisive_weights=None)``); hic2cool writes Juicer's normalisation vectors under these names.
+DIVISIVE_BY_NAME = ("KR", "VC", "VC_SQRT")
 PREFERRED_RESOLUTION = 5000
 _CHUNK = 5_000_000
 
@@ -91,9 +101,37 @@ def choose_balance(clr, balance: str = "auto") -> str | None:
         return None
     if balance not in columns:
         extra = [c for c in columns if c not in ("chrom", "start", "end")]
-        raise UsageError(f"balancing column '{balance}' not in {clr.filename}; "
+        raise UsageError(f"--balance {balance}: no such bin column in {clr.filename}; "
                          f"available: {', '.join(extra) or 'none (raw counts only)'}")
     return balance
+
+
+def weights_are_divisive(clr, column: str | None, divisive: bool | None = None) -> bool | None:
+    """Whether a balancing column divides the counts (None without a column).
+
+    Parameters
+    ----------
+    clr : cooler.Cooler
+    column : str or None
+        Bin column chosen by :func:`choose_balance`.
+    divisive : bool, optional
+        Explicit choice (``--divisive-weights/--multiplicative-weights``); wins over the file.
+
+    Returns
+    -------
+    bool or None
+        ``divisive`` when given; else the column's ``divisive_weights`` attribute when the
+        file stores one; else cooler's name rule (``KR``, ``VC``, ``VC_SQRT`` divisive).
+    """
+    if column is None:
+        return None
+    if divisive is not None:
+        return bool(divisive)
+    with clr.open("r") as grp:
+        stored = grp["bins"][column].attrs.get("divisive_weights")
+    if stored is not None:
+        return bool(stored)
+    return column in DIVISIVE_BY_NAME
 
 
 def _alias(name: str) -> str:
@@ -125,11 +163,12 @@ class ChromContacts:
     ----------
     values : float64 (n,)
         Balanced (or raw) contact at each (bin1, bin2) query; 0 where no pixel, NaN where
-        a pixel exists but a bin is masked (NaN weight).
+        either bin is masked (its balancing factor is NaN or infinite), as in
+        ``Cooler.matrix(balance=column)``'s dense matrix.
     row_sums : float64 (nbins,)
-        Cis row sums of the balanced matrix (NaN treated as 0).
+        Cis row sums of the balanced matrix (non-finite pixels treated as 0).
     diag_sums : float64 (max_diag + 1,)
-        Sum over each diagonal ``bin2 - bin1`` (NaN treated as 0).
+        Sum over each diagonal ``bin2 - bin1`` (non-finite pixels treated as 0).
     diag_counts : int64 (max_diag + 1,)
         Number of pixels on each diagonal.
     """
@@ -140,7 +179,29 @@ class ChromContacts:
     diag_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
-def chrom_contacts(clr, chrom: str, bin1, bin2, balance: str | None,
+def _row_blocks(clr, lo: int, hi: int, chunksize: int) -> list[tuple[int, int]]:
+    """Consecutive bin-row ranges [a, b) of ``lo..hi`` holding about ``chunksize`` pixels each."""
+    with clr.open("r") as grp:
+        offsets = np.asarray(grp["indexes"]["bin1_offset"][lo:hi + 1], dtype=np.int64)
+    targets = np.arange(offsets[0], offsets[-1], max(1, chunksize))
+    cuts = np.unique(np.concatenate([[0], np.searchsorted(offsets, targets, side="right") - 1,
+                                     [hi - lo]]))
+    cuts = cuts[(cuts >= 0) & (cuts <= hi - lo)]
+    return [(lo + int(a), lo + int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def _bin_factors(clr, lo: int, hi: int, balance: str | None, divisive: bool) -> np.ndarray:
+    """Per-bin balancing factor of bins ``lo..hi`` (ones without balancing), shape (hi - lo,)."""
+    if balance is None:
+        return np.ones(hi - lo)
+    weights = np.asarray(clr.bins()[balance][lo:hi], dtype=np.float64)
+    if not divisive:
+        return weights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 / weights
+
+
+def chrom_contacts(clr, chrom: str, bin1, bin2, balance: str | None, divisive: bool = False,
                    max_diag: int = 0, chunksize: int = _CHUNK) -> ChromContacts:
     """Look up contacts of (bin1, bin2) pairs within one chromosome.
 
@@ -152,9 +213,13 @@ def chrom_contacts(clr, chrom: str, bin1, bin2, balance: str | None,
     bin1, bin2 : int arrays, shape (n,)
         Bin indices relative to the chromosome's first bin; order does not matter.
     balance : str or None
-        Bin column to multiply both ends by, or None for raw counts.
+        Balancing bin column, or None for raw counts.
+    divisive : bool
+        Divide by the column instead of multiplying (see :func:`weights_are_divisive`).
     max_diag : int
         Accumulate diagonal sums for offsets ``0..max_diag`` (for power-law fits).
+    chunksize : int
+        About this many pixels are read per block of rows.
 
     Returns
     -------
@@ -173,40 +238,40 @@ def chrom_contacts(clr, chrom: str, bin1, bin2, balance: str | None,
     diag_sums = np.zeros(max_diag + 1, dtype=np.float64)
     diag_counts = np.zeros(max_diag + 1, dtype=np.int64)
 
-    with clr.open("r") as grp:
-        if balance is not None:
-            weights = np.asarray(grp["bins"][balance][lo:hi], dtype=np.float64)
-        offsets = grp["indexes"]["bin1_offset"]
-        p0, p1 = int(offsets[lo]), int(offsets[hi])
-        pix = grp["pixels"]
-        for start in range(p0, p1, chunksize):
-            stop = min(start + chunksize, p1)
-            r = np.asarray(pix["bin1_id"][start:stop], dtype=np.int64) - lo
-            c = np.asarray(pix["bin2_id"][start:stop], dtype=np.int64) - lo
-            v = np.asarray(pix["count"][start:stop], dtype=np.float64)
-            cis = (c >= 0) & (c < nb) & (c >= r)
-            r, c, v = r[cis], c[cis], v[cis]
-            if balance is not None:
-                v = v * weights[r] * weights[c]
-            v0 = np.nan_to_num(v, nan=0.0)
-            row_sums += np.bincount(r, weights=v0, minlength=nb)
-            off = r != c
-            row_sums += np.bincount(c[off], weights=v0[off], minlength=nb)
-            if max_diag > 0:
-                d = c - r
-                near = d <= max_diag
-                diag_sums += np.bincount(d[near], weights=v0[near], minlength=max_diag + 1)
-                diag_counts += np.bincount(d[near], minlength=max_diag + 1)
-            if skey.size:
-                key = r * nb + c
-                pos = np.searchsorted(skey, key)
-                pos_c = np.minimum(pos, skey.size - 1)
-                hit = skey[pos_c] == key
-                # Several queries can share a key: fill the whole run of equal keys.
-                right = np.searchsorted(skey, key[hit], side="right")
-                left = pos_c[hit]
-                run = right - left
-                idx = np.repeat(left, run) + (np.arange(run.sum()) - np.repeat(np.cumsum(run) - run, run))
-                values[order[idx]] = np.repeat(v[hit], run)
+    selector = clr.matrix(balance=balance if balance is not None else False,
+                          divisive_weights=bool(divisive) if balance is not None else None,
+                          as_pixels=True, join=False)
+    column = "balanced" if balance is not None else "count"
+    for a, b in _row_blocks(clr, lo, hi, chunksize):
+        pix = selector[a:b, lo:hi]
+        r = pix["bin1_id"].to_numpy(np.int64) - lo
+        c = pix["bin2_id"].to_numpy(np.int64) - lo
+        v = pix[column].to_numpy(np.float64)
+        upper = c >= r  # a square-stored cooler also holds the lower triangle
+        r, c, v = r[upper], c[upper], v[upper]
+        v0 = np.where(np.isfinite(v), v, 0.0)
+        row_sums += np.bincount(r, weights=v0, minlength=nb)
+        off = r != c
+        row_sums += np.bincount(c[off], weights=v0[off], minlength=nb)
+        if max_diag > 0:
+            d = c - r
+            near = d <= max_diag
+            diag_sums += np.bincount(d[near], weights=v0[near], minlength=max_diag + 1)
+            diag_counts += np.bincount(d[near], minlength=max_diag + 1)
+        if skey.size:
+            key = r * nb + c
+            pos = np.searchsorted(skey, key)
+            pos_c = np.minimum(pos, skey.size - 1)
+            hit = skey[pos_c] == key
+            # Several queries can share a key: fill the whole run of equal keys.
+            right = np.searchsorted(skey, key[hit], side="right")
+            left = pos_c[hit]
+            run = right - left
+            idx = np.repeat(left, run) + (np.arange(run.sum()) - np.repeat(np.cumsum(run) - run, run))
+            values[order[idx]] = np.repeat(v[hit], run)
+    # A masked bin is NaN in cooler's dense balanced matrix whether or not a pixel is stored.
+    masked = ~np.isfinite(_bin_factors(clr, lo, hi, balance, divisive))
+    if masked.any() and b1.size:
+        values[masked[np.clip(qlo, 0, nb - 1)] | masked[np.clip(qhi, 0, nb - 1)]] = np.nan
     return ChromContacts(values=values, row_sums=row_sums, diag_sums=diag_sums,
                          diag_counts=diag_counts)

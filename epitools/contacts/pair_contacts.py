@@ -16,7 +16,7 @@ import pandas as pd
 from epitools.contacts import cooler_contacts as cc
 from epitools.contacts.powerlaw import (DEFAULT_GAMMA, DEFAULT_GAMMA_REFERENCE, DEFAULT_SCALE,
                                         abc_normalise, fit_powerlaw, powerlaw_contact)
-from epitools.errors import InputError
+from epitools.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def pair_geometry(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"tss": tss, "midpoint": mid, "distance": distance}, index=pairs.index)
 
 
-def _hic_contacts(pairs, geo, clr, balance, tss_hic_contribution, fit_window):
+def _hic_contacts(pairs, geo, clr, balance, divisive, tss_hic_contribution, fit_window):
     """Row-normalised Hi-C contact per pair (NaN where it must come from the power law)."""
     res = int(clr.binsize)
     n = len(pairs)
@@ -89,7 +89,8 @@ def _hic_contacts(pairs, geo, clr, balance, tss_hic_contribution, fit_window):
         right = np.clip(tb + 1, 0, nbins - 1)
         q1 = np.concatenate([tb, left, tb])
         q2 = np.concatenate([eb, tb, right])
-        got = cc.chrom_contacts(clr, hic_name, q1, q2, balance, max_diag=max_diag)
+        got = cc.chrom_contacts(clr, hic_name, q1, q2, balance, divisive=bool(divisive),
+                                max_diag=max_diag)
         sums = got.row_sums
         row_mean = float(sums[sums > 0].mean()) if (sums > 0).any() else 1.0
         norm = row_mean if abs(row_mean - 1) >= 1e-3 else 1.0
@@ -114,7 +115,8 @@ def _hic_contacts(pairs, geo, clr, balance, tss_hic_contribution, fit_window):
 
 
 def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = None,
-                  balance: str = "auto", gamma: float | None = None, scale: float | None = None,
+                  balance: str = "auto", divisive_weights: bool | None = None,
+                  gamma: float | None = None, scale: float | None = None,
                   fit: bool = False, gamma_reference: float = DEFAULT_GAMMA_REFERENCE,
                   pseudocount_distance: float = 5000, tss_hic_contribution: float = 100,
                   scale_to_powerlaw: bool = True,
@@ -131,10 +133,14 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
         Resolution of an ``.mcool`` (see :func:`~epitools.contacts.cooler_contacts.open_cooler`).
     balance : {"auto", "weight", "KR", "VC", "VC_SQRT", "none"}
         Balancing column.
+    divisive_weights : bool, optional
+        Divide (True) or multiply (False) the counts by the column; default cooler's rule
+        (see :func:`~epitools.contacts.cooler_contacts.weights_are_divisive`).
     gamma, scale : float, optional
         Power law of the data; default ABC's K562 fit, or the fit when ``fit``.
     fit : bool
-        Fit (gamma, scale) on this Hi-C between ``fit_window`` distances.
+        Fit (gamma, scale) on this Hi-C between ``fit_window`` distances (bp); the window
+        must span at least two diagonals at the resolution used.
     gamma_reference, pseudocount_distance, tss_hic_contribution, scale_to_powerlaw
         ABC's contact normalisation parameters.
 
@@ -146,15 +152,17 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
         reference power law plus pseudocount: ABC's ``hic_contact_pl_scaled_adj``) and
         ``powerlaw_contact``. ``out.attrs["contacts"]`` records the choices made.
     """
+    _check_parameters(gamma, scale, gamma_reference, pseudocount_distance,
+                      tss_hic_contribution, fit_window)
     geo = pair_geometry(pairs)
     out = pairs.copy()
     distance = geo["distance"].to_numpy()
     if "distance" not in out.columns:
         out["distance"] = distance
-    info = {"source": "powerlaw", "resolution": None, "balance": None}
+    info = {"source": "powerlaw", "resolution": None, "balance": None, "divisive_weights": None}
     if cool is None:
         if fit:
-            raise InputError("--fit needs a Hi-C file")
+            raise UsageError("--fit-powerlaw needs a Hi-C file (--hic)")
         gamma = DEFAULT_GAMMA if gamma is None else gamma
         scale = DEFAULT_SCALE if scale is None else scale
         pl = powerlaw_contact(distance, gamma, scale)
@@ -170,16 +178,17 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
     clr = cc.open_cooler(cool, resolution)
     res = int(clr.binsize)
     bal = cc.choose_balance(clr, balance)
-    log.info("Hi-C %s at %d bp, balance: %s", cool, res, bal or "none (raw counts)")
-    contact, nan_dist, diag_sums, diag_counts = _hic_contacts(
-        out, geo, clr, bal, tss_hic_contribution, fit_window if fit else None)
+    divisive = cc.weights_are_divisive(clr, bal, divisive_weights)
+    if bal is None and divisive_weights is not None:
+        log.warning("--divisive-weights/--multiplicative-weights ignored: raw counts are used")
     if fit:
-        lo = max(1, fit_window[0] // res)
-        d = np.arange(diag_sums.size)
-        use = (d >= lo) & (diag_counts > 0)
-        n_bins = diag_counts[1] if diag_counts.size > 1 and diag_counts[1] > 0 else diag_counts.max()
-        gamma, scale = fit_powerlaw(d[use] * res, diag_sums[use], n_bins)
-        log.info("power law fitted on the Hi-C: gamma %.4f, scale %.4f", gamma, scale)
+        _check_fit_window(fit_window, res, cool)
+    log.info("Hi-C %s at %d bp, balance: %s", cool, res,
+             f"{bal} ({'divisive' if divisive else 'multiplicative'})" if bal else "none (raw counts)")
+    contact, nan_dist, diag_sums, diag_counts = _hic_contacts(
+        out, geo, clr, bal, divisive, tss_hic_contribution, fit_window if fit else None)
+    if fit:
+        gamma, scale = _fit_on_diagonals(diag_sums, diag_counts, res, fit_window, cool)
     gamma = DEFAULT_GAMMA if gamma is None else gamma
     scale = DEFAULT_SCALE if scale is None else scale
     finite = np.isfinite(distance)
@@ -196,7 +205,58 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
     out["contact"] = contact
     out["contact_norm"] = np.where(finite, norm["hic_contact_pl_scaled_adj"], 0.0)
     out["powerlaw_contact"] = np.where(finite, norm["powerlaw_contact"], 0.0)
-    info.update(source=str(cool), resolution=res, balance=bal or "none", gamma=gamma,
-                scale=scale, powerlaw_fallback=int(fallback.sum()))
+    info.update(source=str(cool), resolution=res, balance=bal or "none", divisive_weights=divisive,
+                gamma=gamma, scale=scale, powerlaw_fitted=bool(fit),
+                powerlaw_fallback=int(fallback.sum()))
     out.attrs["contacts"] = info
     return out
+
+
+def _check_parameters(gamma, scale, gamma_reference, pseudocount_distance,
+                      tss_hic_contribution, fit_window) -> None:
+    """UsageError naming the option of the first parameter out of its range."""
+    checks = [("--gamma", gamma, gamma is None or (np.isfinite(gamma) and gamma > 0), "> 0"),
+              ("--scale", scale, scale is None or np.isfinite(scale), "a finite number"),
+              ("--gamma-reference", gamma_reference,
+               np.isfinite(gamma_reference) and gamma_reference > 0, "> 0"),
+              ("--pseudocount-distance", pseudocount_distance,
+               np.isfinite(pseudocount_distance) and pseudocount_distance >= 0, ">= 0"),
+              ("--tss-hic-contribution", tss_hic_contribution,
+               np.isfinite(tss_hic_contribution) and tss_hic_contribution >= 0, ">= 0 (%)"),
+              ("--fit-window", fit_window,
+               len(fit_window) == 2 and 0 <= fit_window[0] < fit_window[1], "MIN < MAX, both >= 0")]
+    for option, value, ok, expected in checks:
+        if not ok:
+            raise UsageError(f"{option} must be {expected}, got {value}")
+
+
+def _fit_advice(problem: str, res: int, fit_window, cool) -> str:
+    """A message naming the resolution and the fit window, and what to do instead."""
+    lo, hi = fit_window
+    return (f"cannot fit a power law on {cool} at {res} bp resolution: {problem} within the "
+            f"fit window {lo}-{hi} bp (--fit-window); give --gamma/--scale instead of "
+            f"--fit-powerlaw, use a finer --resolution, or widen --fit-window")
+
+
+def _check_fit_window(fit_window, res: int, cool) -> None:
+    """UsageError when the fit window cannot hold two diagonals at this resolution."""
+    lo = max(1, fit_window[0] // res)
+    if fit_window[1] // res - lo + 1 < 2:
+        raise UsageError(_fit_advice("fewer than two diagonals", res, fit_window, cool))
+
+
+def _fit_on_diagonals(diag_sums, diag_counts, res: int, fit_window, cool) -> tuple[float, float]:
+    """(gamma, scale) from per-diagonal sums ``0..max_diag``, shape (max_diag + 1,)."""
+    lo = max(1, fit_window[0] // res)
+    d = np.arange(diag_sums.size)
+    use = (d >= lo) & (diag_counts > 0) & (diag_sums > 0)
+    if use.sum() < 2:
+        raise InputError(_fit_advice(f"only {int(use.sum())} diagonal(s) with contacts", res,
+                                     fit_window, cool))
+    n_bins = diag_counts[1] if diag_counts.size > 1 and diag_counts[1] > 0 else diag_counts.max()
+    gamma, scale = fit_powerlaw(d[use] * res, diag_sums[use], n_bins)
+    if not gamma > 0:
+        raise InputError(f"the power law fitted between {fit_window[0]} and {fit_window[1]} bp "
+                         f"does not decay (gamma {gamma:.4g}); give --gamma/--scale", path=cool)
+    log.info("power law fitted on the Hi-C: gamma %.4f, scale %.4f", gamma, scale)
+    return gamma, scale

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from epitools.errors import InputError, UsageError
+
 # ABC's defaults: fit to K562 Hi-C at 5 kb, and the reference exponent all data are scaled to.
 DEFAULT_GAMMA = 1.024238616787792
 DEFAULT_SCALE = 5.9594510043736655
@@ -26,14 +28,16 @@ def powerlaw_contact(distance, gamma: float = DEFAULT_GAMMA, scale: float = DEFA
         Distances in bp; values below ``min_distance`` are raised to it (the fit says
         nothing about shorter distances).
     gamma, scale : float
-        Exponent and log-intercept; both must be positive.
+        Exponent (positive) and log-intercept (finite).
 
     Returns
     -------
     numpy.ndarray of float64, shape (n,)
     """
-    if not gamma > 0 or not scale > 0:
-        raise ValueError(f"power law needs gamma > 0 and scale > 0, got {gamma}, {scale}")
+    if not (np.isfinite(gamma) and gamma > 0):
+        raise UsageError(f"the power law needs --gamma > 0, got {gamma}")
+    if not np.isfinite(scale):
+        raise UsageError(f"the power law needs a finite --scale, got {scale}")
     d = np.clip(np.asarray(distance, dtype=np.float64), min_distance, np.inf)
     return np.exp(scale - gamma * np.log(d + 1.0))
 
@@ -69,7 +73,7 @@ def fit_powerlaw(distance, contact_sum, n_bins: float) -> tuple[float, float]:
     mean = np.asarray(contact_sum, dtype=np.float64) / float(n_bins)
     keep = np.isfinite(mean) & (mean > 0) & (distance > 0)
     if keep.sum() < 2:
-        raise ValueError("fewer than two non-empty diagonals: cannot fit a power law")
+        raise InputError("fewer than two non-empty diagonals: cannot fit a power law")
     pseudo = 1e-6
     fit = stats.linregress(np.log(distance[keep] + pseudo), np.log(mean[keep] + pseudo))
     return float(-fit.slope), float(fit.intercept)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from epitools.errors import UsageError
+
 
 def augmentation_plan(labels, copies: int = 0, max_shift: int = 100,
                       reverse_complement: bool = False, rng: np.random.Generator | None = None):
@@ -38,7 +40,7 @@ def augmentation_plan(labels, copies: int = 0, max_shift: int = 100,
     labels = np.asarray(labels)
     n = labels.shape[0]
     if copies < 0 or max_shift < 0:
-        raise ValueError("copies and max_shift must be >= 0")
+        raise UsageError("--augment-copies and --max-shift must be >= 0")
     is_pos = (labels == 1) if copies else np.zeros(n, dtype=bool)
     reps = 1 + copies * is_pos.astype(np.int64)
     source = np.repeat(np.arange(n, dtype=np.int64), reps)
@@ -49,7 +51,7 @@ def augmentation_plan(labels, copies: int = 0, max_shift: int = 100,
     n_pos = int(is_pos.sum())
     if n_pos:
         if rng is None:
-            raise ValueError("a random generator is needed for shifted copies")
+            raise UsageError("a random generator is needed for shifted copies")
         drawn = rng.integers(-max_shift, max_shift + 1, size=(n_pos, copies, 2), dtype=np.int64)
         pos_rank = np.cumsum(is_pos) - 1
         sel = copy_idx > 0

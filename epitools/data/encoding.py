@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from epitools.errors import UsageError
+from epitools.io.bases import ALPHABET, CODE_TABLE, LETTERS, N_CODE  # noqa: F401 - re-exported
+
 try:  # torch is optional for the numpy paths
     import torch
 except ImportError:  # pragma: no cover - torch is a hard dependency of the package
     torch = None
-
-ALPHABET = "ACGT"
-N_CODE = 4
-
-# byte value -> base code
-CODE_TABLE = np.full(256, N_CODE, dtype=np.uint8)
-for _code, _base in enumerate(ALPHABET):
-    CODE_TABLE[ord(_base)] = _code
-    CODE_TABLE[ord(_base.lower())] = _code
-
-# base code -> ASCII letter
-LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
 
 # base code -> complementary base code (N stays N)
 COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
@@ -115,25 +106,28 @@ def kmer_ids(codes, k: int = 6) -> np.ndarray:
         Shape (..., L-k+1), int16 for k <= 7 and int32 above.
     """
     if not 1 <= k <= 15:
-        raise ValueError(f"k must be between 1 and 15, got {k}")
+        raise UsageError(f"k-mer length k must be between 1 and 15, got {k}")
     if _is_torch(codes):
         codes = codes.detach().cpu().numpy()
     codes = np.asarray(codes)
     length = codes.shape[-1]
     if length < k:
-        raise ValueError(f"sequence length {length} is shorter than k={k}")
+        raise UsageError(f"windows of {length} bp are shorter than k={k}")
     n_out = length - k + 1
-    is_n = codes >= N_CODE
-    base = np.where(is_n, 0, codes).astype(np.int32)
-    rank = np.zeros(codes.shape[:-1] + (n_out,), dtype=np.int32)
-    for i in range(k):  # k shifted adds, not a per-base loop
-        rank = rank * 4 + base[..., i:i + n_out]
-    # number of N in each k-mer from a running count
-    n_count = np.cumsum(is_n, axis=-1, dtype=np.int32)
-    n_count = np.concatenate([np.zeros(codes.shape[:-1] + (1,), np.int32), n_count], axis=-1)
-    has_n = (n_count[..., k:] - n_count[..., :n_out]) > 0
-    ids = np.where(has_n, 0, rank + 1)
-    return ids.astype(kmer_dtype(k))
+    dtype = kmer_dtype(k)
+    # k in-place shifted multiply-adds in the output dtype: no int32 intermediates, no index
+    # matrix. An N (code 4) adds 4 to the rank, which stays inside the dtype (at most
+    # 4 * (4**k - 1) / 3) and is overwritten by the mask below.
+    rank = np.zeros(codes.shape[:-1] + (n_out,), dtype=dtype)
+    has_n = np.zeros(rank.shape, dtype=bool)
+    for i in range(k):
+        window = codes[..., i:i + n_out]
+        rank *= 4
+        rank += window
+        has_n |= window >= N_CODE
+    rank += 1
+    rank[has_n] = 0
+    return rank
 
 
 def reverse_complement(codes):
@@ -145,3 +139,44 @@ def reverse_complement(codes):
         table = torch.as_tensor(COMPLEMENT, device=codes.device).to(codes.dtype)
         return table[codes.long()].flip(-1)
     return COMPLEMENT[np.asarray(codes)][..., ::-1]
+
+
+# --------------------------------------------------------------------------- conversions
+def onehot_to_codes(x):
+    """One-hot tensor (N, 4, L) → base codes (N, L) int64; an all-zero column is N (4)."""
+    codes = x.argmax(dim=1)
+    return torch.where(x.sum(dim=1) > 0.5, codes, torch.full_like(codes, N_CODE))
+
+
+def onehot_to_kmer_ids(x, k: int):
+    """One-hot tensor (N, 4, L) → k-mer ids (N, L-k+1) int64 in the convention of :func:`kmer_ids`.
+
+    Lets in-silico mutagenesis of k-mer models work on one-hot sequence: a wrapper
+    re-tokenises every mutated window. Stays on the tensor's device.
+    """
+    codes = onehot_to_codes(x)
+    n_out = codes.shape[1] - k + 1
+    is_n = codes >= N_CODE
+    base = torch.where(is_n, torch.zeros_like(codes), codes)
+    rank = torch.zeros(codes.shape[0], n_out, dtype=torch.int64, device=x.device)
+    has_n = torch.zeros(codes.shape[0], n_out, dtype=torch.bool, device=x.device)
+    for i in range(k):  # k shifted adds over whole arrays
+        rank = rank * 4 + base[:, i:i + n_out]
+        has_n |= is_n[:, i:i + n_out]
+    return torch.where(has_n, torch.zeros_like(rank), rank + 1)
+
+
+def kmer_ids_to_codes(ids, k: int) -> np.ndarray:
+    """k-mer ids (N, T) → base codes (N, T+k-1) uint8.
+
+    Base ``p`` is read from the k-mer starting at ``min(p, T-1)``; a base whose k-mer has id
+    0 (it contained an N) becomes N, so bases next to an N are lost.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    _, t = ids.shape
+    pos = np.arange(t + k - 1)
+    start = np.minimum(pos, t - 1)
+    digit = pos - start                                     # 0 = first base of the k-mer
+    rank = ids[:, start] - 1
+    codes = (rank // (4 ** (k - 1 - digit))[None, :]) % 4
+    return np.where(ids[:, start] > 0, codes, N_CODE).astype(np.uint8)

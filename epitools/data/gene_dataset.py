@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import Dataset
 
 from epitools.data.encoding import one_hot as _one_hot
-from epitools.data.gene_store import GeneStore
+from epitools.io.gene_store import GeneStore
 
 # Order of the per-enhancer feature channels; EPInformer variants pick a prefix of these.
 FEATURE_NAMES = ("distance", "dnase", "h3k27ac", "contact")

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from epitools.data.encoding import one_hot
+from epitools.data.encoding import kmer_ids_to_codes, one_hot, onehot_to_kmer_ids
 from epitools.data.windows import centered_starts
 from epitools.errors import InputError, UsageError
 from epitools.io.atomic import atomic_path
@@ -46,46 +46,6 @@ log = logging.getLogger(__name__)
 
 METHODS = ("deep_lift_shap", "ism")
 ELEMENTS = ("enhancer", "promoter")
-
-
-# --------------------------------------------------------------------------- encodings
-def onehot_to_codes(x: torch.Tensor) -> torch.Tensor:
-    """One-hot (N, 4, L) → base codes (N, L) int64; an all-zero column is N (4)."""
-    codes = x.argmax(dim=1)
-    return torch.where(x.sum(dim=1) > 0.5, codes, torch.full_like(codes, 4))
-
-
-def onehot_to_kmer_ids(x: torch.Tensor, k: int) -> torch.Tensor:
-    """One-hot (N, 4, L) → k-mer ids (N, L-k+1) int64 in the convention of ``kmer_ids``.
-
-    Id 0 is a k-mer containing N, else 1 + its lexicographic rank over ACGT.
-    """
-    codes = onehot_to_codes(x)
-    n_out = codes.shape[1] - k + 1
-    is_n = codes >= 4
-    base = torch.where(is_n, torch.zeros_like(codes), codes)
-    rank = torch.zeros(codes.shape[0], n_out, dtype=torch.int64, device=x.device)
-    has_n = torch.zeros(codes.shape[0], n_out, dtype=torch.bool, device=x.device)
-    for i in range(k):  # k shifted adds over whole arrays
-        rank = rank * 4 + base[:, i:i + n_out]
-        has_n |= is_n[:, i:i + n_out]
-    return torch.where(has_n, torch.zeros_like(rank), rank + 1)
-
-
-def kmer_ids_to_codes(ids: np.ndarray, k: int) -> np.ndarray:
-    """k-mer ids (N, T) → base codes (N, T+k-1) uint8.
-
-    Base ``p`` is read from the k-mer starting at ``min(p, T-1)``; a base whose k-mer has id
-    0 (it contained an N) becomes N, so bases next to an N are lost.
-    """
-    ids = np.asarray(ids, dtype=np.int64)
-    n, t = ids.shape
-    pos = np.arange(t + k - 1)
-    start = np.minimum(pos, t - 1)
-    digit = pos - start                                     # 0 = first base of the k-mer
-    rank = ids[:, start] - 1
-    codes = (rank // (4 ** (k - 1 - digit))[None, :]) % 4
-    return np.where(ids[:, start] > 0, codes, 4).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------- the wrapper
@@ -245,7 +205,7 @@ def attribute_pairs(model: nn.Module, store_path, *, element: str = "enhancer",
                          "re-tokenised for every substitution)")
     if method == "deep_lift_shap" and n_shuffles < 1:
         raise UsageError("n_shuffles must be >= 1")
-    from epitools.training.sources import resolve_device
+    from epitools.training.device import resolve_device
 
     device = resolve_device("auto" if device is None else str(device))
     model = model.eval()
@@ -345,7 +305,7 @@ def attribute_gene_enhancers(model: nn.Module, gene_store_path, *, genes=None, s
     from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
     from epitools.data.gene_dataset import GeneDataset
-    from epitools.training.sources import resolve_device
+    from epitools.training.device import resolve_device
 
     device = resolve_device("auto" if device is None else str(device))
     model = model.eval()
@@ -395,6 +355,28 @@ def attribute_gene_enhancers(model: nn.Module, gene_store_path, *, genes=None, s
             "chrom": np.full(n, "", dtype=str), "window_start": np.full(n, -1, np.int64),
             "reverse_complement": np.zeros(n, bool),
             "element": np.array("enhancer"), "method": np.array(method)}
+
+
+def load_model(path, device="auto"):
+    """(model, device): the model of checkpoint ``path`` on ``device`` ("auto", "cpu", "cuda[:N]")."""
+    from epitools.io.checkpoint import load_checkpoint
+    from epitools.models.registry import model_from_checkpoint
+    from epitools.training.device import resolve_device
+
+    dev = resolve_device(str(device))
+    return model_from_checkpoint(load_checkpoint(path), device=dev), dev
+
+
+def attribute(model: nn.Module, store_path, *, element: str = "enhancer", max_pairs: int | None = None,
+              rows: str = "positive", slots_per_gene: int = 1, **kwargs) -> dict:
+    """Attributions of whatever the model explains: :func:`attribute_gene_enhancers` for a
+    gene-expression model (``max_pairs`` genes, ``slots_per_gene`` enhancers each), else
+    :func:`attribute_pairs` (``element`` of ``max_pairs`` pairs); ``kwargs`` (``method``,
+    ``n_shuffles``, ``batch_size``, ``device``, ``seed``) go to either."""
+    if getattr(model, "task", "pairs") == "genes":
+        return attribute_gene_enhancers(model, store_path, slots_per_gene=slots_per_gene,
+                                        max_genes=max_pairs, **kwargs)
+    return attribute_pairs(model, store_path, element=element, max_pairs=max_pairs, rows=rows, **kwargs)
 
 
 # --------------------------------------------------------------------------- files

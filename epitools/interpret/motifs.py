@@ -338,3 +338,69 @@ def write_meme(ppms: list, names: list, path) -> Path:
         lines.append("")
     write_text(Path(path), "\n".join(lines))
     return Path(path)
+
+
+# --------------------------------------------------------------------------- whole steps
+def discover_motifs(attributions, out, *, max_seqlets: int = 2000, window: int = 21, flank: int = 10,
+                    min_metacluster_size: int = 50, final_min_cluster_size: int = 20,
+                    top: int = 3) -> pd.DataFrame:
+    """TF-MoDISco-lite patterns of ``attributions.npz`` matched to JASPAR, into directory ``out``.
+
+    Writes ``modisco.h5``, ``motifs.tsv`` (:func:`motifs_table`), ``logos/`` and
+    ``motifs.html``; returns the motifs table (one row per pattern).
+    """
+    from epitools.interpret.attribution import load_attributions
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    attr = load_attributions(attributions)
+    run_modisco(attr["ohe"], attr["hyp_scores"], out / "modisco.h5", max_seqlets=max_seqlets,
+                window=window, flank=flank, min_metacluster_size=min_metacluster_size,
+                final_min_cluster_size=final_min_cluster_size)
+    trimmed = [p.trimmed() for p in read_patterns(out / "modisco.h5")]
+    matches = match_motifs([p.ppm for p in trimmed], [p.name for p in trimmed], top=top)
+    table = motifs_table(trimmed, matches, top=top)
+    with atomic_path(out / "motifs.tsv") as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
+    write_html(table, pattern_logos(trimmed, out / "logos"), out / "motifs.html", top=top)
+    return table
+
+
+def filter_motifs(model: torch.nn.Module, store, out, *, element: str = "enhancer",
+                  max_pairs: int | None = 2000, top: int = 3) -> pd.DataFrame:
+    """First-layer filters of ``model`` as PWMs from ``max_pairs`` windows of pair ``store``,
+    matched to JASPAR, into ``out/filters.tsv`` and ``out/filters.meme``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per filter with sites: ``filter n_sites match<r>_{jaspar_id,tf,q_value}``.
+    """
+    from epitools.data.encoding import kmer_ids_to_codes
+    from epitools.interpret.attribution import select_rows
+    from epitools.io.store import PairStore
+
+    with PairStore(store) as pairs:
+        codes = pairs.read(select_rows(pairs, max_pairs, rows="all"), fields=[element])[element]
+    if getattr(model, "encoding", "onehot") == "kmer":
+        codes = kmer_ids_to_codes(codes, int(model.hparams["k"]))
+    result = filter_ppms(model, codes, element=element)
+    used = [i for i, n in enumerate(result["n_sites"]) if n > 0]
+    ppms, names = [result["ppms"][i] for i in used], [result["names"][i] for i in used]
+    if used:
+        matches = match_motifs(ppms, names, top=top)
+        table = matches.pivot_table(index="pattern", columns="rank", values=["jaspar_id", "tf", "q_value"],
+                                    aggfunc="first")
+        table.columns = [f"match{r}_{c}" for c, r in table.columns]
+        table = table.reset_index().rename(columns={"pattern": "filter"})
+        table.insert(1, "n_sites", np.asarray(result["n_sites"])[[int(f.split("_")[1]) for f in table["filter"]]])
+    else:
+        log.warning("no first-layer filter of %s is activated by the %d windows: nothing to match",
+                    type(model).__name__, len(codes))
+        table = pd.DataFrame({"filter": pd.Series(dtype=str), "n_sites": pd.Series(dtype=np.int64)})
+    Path(out).mkdir(parents=True, exist_ok=True)
+    with atomic_path(Path(out) / "filters.tsv") as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
+    write_meme(ppms, names, Path(out) / "filters.meme")
+    log.info("%d first-layer filters -> %s", len(used), Path(out) / "filters.tsv")
+    return table

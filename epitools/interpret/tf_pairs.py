@@ -169,3 +169,39 @@ def heatmap(table: pd.DataFrame, path, top: int = 20) -> Path:
         plt.close(fig)
         raise
     return save_figure(fig, Path(path), dpi=100)
+
+
+def jaspar_subset(motif_ids=None) -> MotifDatabase:
+    """JASPAR 2024 CORE vertebrates, or only the comma-separated ``motif_ids`` of it."""
+    db = load_jaspar()
+    wanted = [m.strip() for m in (motif_ids or "").split(",") if m.strip()]
+    if not wanted:
+        return db
+    indices, unknown = [], []
+    for motif in wanted:
+        try:
+            indices.append(db.index(motif))
+        except KeyError:
+            unknown.append(motif)
+    if unknown:
+        raise UsageError(f"--motifs: {', '.join(unknown)} not in {db.release} CORE vertebrates")
+    return db.subset(indices)
+
+
+def write_tf_pairs(enhancer_regions, promoter_regions, out, *, motif_ids=None, threshold: float = 1e-4,
+                   min_pairs: int = 3, top: int = 20) -> pd.DataFrame:
+    """TF-pair enrichment of two ``top_regions.tsv`` files into ``out/tf_pairs.tsv`` and
+    ``out/tf_pairs.png`` (``epi-attribute tf-pairs``); returns the table
+    (:func:`tf_pair_enrichment`)."""
+    from epitools.io.atomic import atomic_path
+
+    if not 0 < threshold <= 1:
+        raise UsageError(f"--threshold is a p-value in (0, 1], got {threshold:g}")
+    table = tf_pair_enrichment(read_regions(enhancer_regions), read_regions(promoter_regions),
+                               jaspar_subset(motif_ids), threshold=threshold, min_pairs=min_pairs)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "tf_pairs.tsv") as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
+    heatmap(table, out / "tf_pairs.png", top=top)
+    return table

@@ -162,7 +162,7 @@ def attention_maps(model: torch.nn.Module, store_path, indices, batch_size: int 
         ``enhancer``, ``promoter``: (N, n) and (N, m) attention at the model's resolution
         (EPIANN: row/column maxima of the attention matrices; EPIPAM: PAM position weights).
     """
-    from epitools.data.dataset import load_batch
+    from epitools.training.sources import load_batch
     from epitools.io.store import PairStore
 
     if not getattr(model, "has_attention", False):
@@ -178,3 +178,77 @@ def attention_maps(model: torch.nn.Module, store_path, indices, batch_size: int 
             for side in out:
                 out[side].append(res[f"{side}_attention"].float().cpu().numpy())
     return {side: np.concatenate(v) for side, v in out.items()}
+
+
+def _write_track(segments: pd.DataFrame, out: Path, name: str, label: str, chrom_sizes: dict) -> None:
+    from epitools.io.tracks import write_bedgraph, write_bigwig
+
+    write_bedgraph(segments, out / f"{name}.bedGraph", label)
+    write_bigwig(segments, out / f"{name}.bw", chrom_sizes)
+
+
+def write_tracks(out, chrom_sizes, *, attributions=None, model: torch.nn.Module | None = None,
+                 store=None, width: int = 45, n_regions: int = 5, max_pairs: int | None = None,
+                 rows: str = "all", device="cpu", seed: int = 0) -> Path:
+    """Attribution and attention tracks and top regions into directory ``out`` (``epi-attribute tracks``).
+
+    Parameters
+    ----------
+    out : path
+        Gets ``<element>_attribution.{bedGraph,bw}`` from ``attributions``,
+        ``<side>_attention.{bedGraph,bw}`` for both sides from ``model`` over ``store``, and
+        ``<element>_top_regions.{bed,tsv}`` (attribution regions where there are some, else
+        attention regions).
+    chrom_sizes : dict or path
+        Chromosome sizes, or a chrom.sizes / .fai / FASTA / 2bit file.
+    attributions : path, optional
+        ``attributions.npz`` of ``epi-attribute scores``.
+    model, store : optional
+        A model with attention maps and its pair store; store rows from
+        :func:`epitools.interpret.attribution.select_rows` (``max_pairs``, ``rows``, ``seed``).
+    width, n_regions : int
+        Top regions per window (:func:`top_regions`).
+    """
+    from epitools.data.encoding import one_hot
+    from epitools.interpret.attribution import load_attributions, select_rows, window_coordinates
+    from epitools.io.store import PairStore
+    from epitools.io.tracks import read_chrom_sizes
+
+    if attributions is None and model is None:
+        raise UsageError("give --attributions and/or --model with --data")
+    if (model is None) != (store is None):
+        raise UsageError("--model and --data go together")
+    sizes = chrom_sizes if isinstance(chrom_sizes, dict) else read_chrom_sizes(chrom_sizes)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    explained = None
+    if attributions is not None:
+        attr = load_attributions(attributions)
+        explained = attr.get("element", "enhancer")
+        per_base = attr["scores"].sum(axis=1)
+        seg = window_tracks(per_base, attr["chrom"], attr["window_start"], sizes, attr["reverse_complement"])
+        _write_track(seg, out, f"{explained}_attribution", f"{explained} attribution", sizes)
+        table = regions_table(per_base, attr["ohe"], attr, explained, "attribution", width, n_regions)
+        write_regions(table, out / f"{explained}_top_regions.bed", out / f"{explained}_top_regions.tsv")
+        log.info("%s attribution track of %d windows -> %s", explained, len(per_base), out)
+    if model is None:
+        return out
+    with PairStore(store) as pairs:
+        idx = select_rows(pairs, max_pairs, rows, seed)
+        lengths = {s: int(pairs.attrs[f"{s}_length"]) for s in ("enhancer", "promoter")}
+        meta = {s: {**window_coordinates(pairs, idx, s, lengths[s]),
+                    **pairs.read(idx, fields=["pair_id", "label"])} for s in lengths}
+        seqs = pairs.read(idx, fields=["enhancer", "promoter"]) if pairs.encoding == "onehot" else None
+    maps = attention_maps(model, store, idx, device=device)
+    for side, length in lengths.items():
+        values = upsample(maps[side], length)
+        seg = window_tracks(values, meta[side]["chrom"], meta[side]["window_start"], sizes,
+                            meta[side]["reverse_complement"])
+        _write_track(seg, out, f"{side}_attention", f"{side} attention", sizes)
+        if side != explained:
+            ohe = one_hot(seqs[side]) if seqs is not None else None
+            meta[side]["pair_id"] = np.asarray(meta[side]["pair_id"]).astype(str)
+            table = regions_table(values, ohe, meta[side], side, "attention", width, n_regions)
+            write_regions(table, out / f"{side}_top_regions.bed", out / f"{side}_top_regions.tsv")
+    log.info("attention tracks of %d pairs -> %s", len(idx), out)
+    return out

@@ -1,1 +1,1 @@
-"""File formats: pairs tables, genomes, HDF5 stores, tracks, checkpoints, downloads."""
+"""File formats: pairs tables, genomes, HDF5 stores, tracks, checkpoints."""

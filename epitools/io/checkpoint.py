@@ -1,8 +1,9 @@
 """Model checkpoints: a plain dict readable with ``torch.load(weights_only=True)``.
 
 Keys: ``format_version, model, hparams, encoding, state_dict, provenance, metrics``.
-``provenance`` records the input geometry (``enhancer_length``, ``promoter_length``, ``k``),
-the store, split, fold, seed and tool version. ``last.pt`` checkpoints of a running training
+``hparams`` are the model's constructor arguments, window lengths and ``k`` included (the one
+record of the input geometry); ``provenance`` records the store, split, fold, seed and tool
+version. ``last.pt`` checkpoints of a running training
 add a ``resume`` dict (optimizer, epoch, history, random states) used by ``--resume``.
 """
 
@@ -105,22 +106,3 @@ def check_encoding(ckpt: dict, encoding: str | None, source=None) -> None:
         raise ModelError(f"{where}model '{ckpt['model']}' was trained on '{ckpt['encoding']}' "
                          f"input but the data is encoded as '{encoding}'; re-encode the data "
                          f"with --encoding {ckpt['encoding']}")
-
-
-def input_lengths(ckpt: dict) -> dict:
-    """Constructor geometry (``enhancer_length``, ``promoter_length``) recorded in a checkpoint."""
-    prov = ckpt.get("provenance", {})
-    return {k: int(prov[k]) for k in ("enhancer_length", "promoter_length") if k in prov}
-
-
-def model_from_checkpoint(ckpt: dict, device="cpu") -> torch.nn.Module:
-    """Rebuild the network of ``ckpt`` with its weights, in eval mode on ``device``."""
-    from epitools.models.registry import build_model
-
-    kwargs = {**input_lengths(ckpt), **ckpt["hparams"]}
-    model = build_model(ckpt["model"], **kwargs)
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        raise ModelError(f"checkpoint weights do not fit model '{ckpt['model']}': {exc}") from exc
-    return model.to(device).eval()

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from epitools.data.encoding import CODE_TABLE, N_CODE
+from epitools.io.bases import CODE_TABLE, N_CODE
+from epitools.io.cache import index_path
 from epitools.errors import GenomeError
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,15 @@ class _FastaSource:
     def __init__(self, path: Path):
         import pyfaidx
 
+        # an index that has to be built goes to the cache folder, never beside the user's file
         try:
-            self._fasta = pyfaidx.Fasta(str(path), as_raw=True, sequence_always_upper=False,
+            index = index_path(path, ".fai")
+            gzi = index_path(path, ".gzi")
+        except OSError as exc:
+            raise GenomeError(f"cannot prepare the FASTA index: {exc.strerror or exc}", path=path) from exc
+        try:
+            self._fasta = pyfaidx.Fasta(str(path), indexname=str(index), gzi_indexname=str(gzi),
+                                        as_raw=True, sequence_always_upper=False,
                                         rebuild=False, build_index=True)
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat,
                 ValueError, OSError, ImportError) as exc:
@@ -140,6 +148,11 @@ class Genome:
     def checksum(self) -> str:
         """``sha256:<hex>`` of the genome file (for store provenance)."""
         return file_checksum(self.path)
+
+    def identity(self, checksum: str | None = None) -> dict:
+        """What :func:`compare_genomes` compares: path, chromosome lengths and checksum."""
+        return {"genome": os.fspath(self.path), "chrom_sizes": dict(self.chrom_sizes),
+                "checksum": checksum if checksum is not None else self.checksum()}
 
     def resolve(self, chrom: str) -> str:
         """The genome's name for ``chrom``, trying ``chr`` and mitochondrial aliases.
@@ -241,3 +254,72 @@ class Genome:
                     out[row, lo - st:hi - st] = arr[lo:hi]
             self.n_padded += int((~inside).sum())
         return out
+
+
+def genome_identity(attrs: dict, source=None) -> dict | None:
+    """The genome identity recorded in store attributes or checkpoint provenance, or None.
+
+    Reads ``genome``, ``genome_checksum`` and ``genome_chrom_sizes`` (JSON or a dict).
+    """
+    import json
+
+    sizes = attrs.get("genome_chrom_sizes")
+    if isinstance(sizes, (str, bytes)):
+        sizes = json.loads(sizes) if sizes else None
+    checksum = attrs.get("genome_checksum") or None
+    if not sizes and not checksum:
+        return None
+    return {"genome": attrs.get("genome") or "", "chrom_sizes": dict(sizes or {}), "checksum": checksum,
+            "source": os.fspath(source) if source is not None else ""}
+
+
+def compare_genomes(expected: dict | None, found: dict | None, *, allow_mismatch: bool = False) -> dict:
+    """Check that two inputs come from the same genome build.
+
+    Parameters
+    ----------
+    expected, found : dict or None
+        Identities (:meth:`Genome.identity` / :func:`genome_identity`), each with a
+        ``source`` naming the file it was read from; None when an input records none.
+    allow_mismatch : bool
+        Warn instead of raising (``--allow-genome-mismatch``).
+
+    Returns
+    -------
+    dict
+        Provenance to record: ``{"genome_match": "same" | "unknown" | "different-checksum" |
+        "mismatch-allowed"}`` (+ the first differing chromosome).
+
+    Raises
+    ------
+    GenomeError
+        A chromosome that both name has two lengths: another build (exit 2, both files named).
+    """
+    if not expected or not found:
+        return {"genome_match": "unknown"}
+    a, b = expected.get("chrom_sizes") or {}, found.get("chrom_sizes") or {}
+    differing = []
+    for name, size in a.items():
+        other = b.get(name)
+        if other is None:
+            for alias in _alias_candidates(name):
+                other = b.get(alias, other)
+        if other is not None and int(other) != int(size):
+            differing.append((name, int(size), int(other)))
+    if differing:
+        name, size, other = differing[0]
+        where_a = expected.get("source") or expected.get("genome") or "the first input"
+        where_b = found.get("source") or found.get("genome") or "the second input"
+        message = (f"genome builds differ: {name} is {size:,} bp in {where_a} but {other:,} bp in "
+                   f"{where_b} ({len(differing)} chromosome(s) differ); the inputs come from "
+                   f"different assemblies")
+        if not allow_mismatch:
+            raise GenomeError(message + "; pass --allow-genome-mismatch to go on anyway")
+        log.warning("%s; going on (--allow-genome-mismatch)", message)
+        return {"genome_match": "mismatch-allowed", "genome_first_difference": name}
+    if expected.get("checksum") and found.get("checksum") and expected["checksum"] != found["checksum"]:
+        # same chromosome lengths, another file (e.g. re-compressed or soft-masked differently)
+        log.info("genome files differ (%s vs %s) but every shared chromosome has the same length",
+                 expected.get("genome") or "?", found.get("genome") or "?")
+        return {"genome_match": "different-checksum"}
+    return {"genome_match": "same"}

@@ -1,4 +1,6 @@
-"""The encoded pair store (HDF5): written chunk by chunk, read by row index.
+"""The encoded pair store (HDF5) format: written chunk by chunk, read by row index.
+
+Building a store from a pairs table and a genome is :func:`epitools.data.pair_store.build_pair_store`.
 
 Layout (N output rows)::
 
@@ -20,9 +22,6 @@ attrs: ``kind="pairs"``, ``encoding``, ``k``, ``enhancer_length``,
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from pathlib import Path
 
 import h5py
@@ -30,18 +29,7 @@ import hdf5plugin  # registers the Blosc filter, so blosc stores can be written 
 import numpy as np
 import pandas as pd
 
-from epitools import __version__
-from epitools.data.augment import augmentation_plan
-from epitools.data.encoding import kmer_ids
-from epitools.data.encoding import reverse_complement as revcomp
-from epitools.data.windows import centered_starts, element_in_window, flip_elements, inline_windows
-from epitools.errors import GenomeError, InputError
-from epitools.io.atomic import atomic_path
-from epitools.io.genome import Genome, file_checksum
-from epitools.io.pairs import iter_pairs
-from epitools.progress import progress
-
-log = logging.getLogger(__name__)
+from epitools.errors import InputError, UsageError
 
 
 ROW_FIELDS = ("enhancer", "promoter", "label", "pair_id", "source_row", "enhancer_shift",
@@ -77,7 +65,7 @@ def compression_options(compression: str | None) -> dict:
         return {"compression": "gzip", "compression_opts": 1}
     if compression == "blosc":
         return dict(hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.BITSHUFFLE))
-    raise ValueError(f"unknown compression {compression!r}; one of {COMPRESSIONS}")
+    raise UsageError(f"--compression must be one of lzf, gzip, blosc, none; got {compression!r}")
 
 
 def _as_h5(data) -> np.ndarray:
@@ -306,7 +294,7 @@ def open_store(path) -> PairStore:
     return PairStore(path)
 
 
-def _cap_metadata_cache(h5: h5py.File, max_bytes: int = 1 << 22) -> None:
+def cap_metadata_cache(h5: h5py.File, max_bytes: int = 1 << 22) -> None:
     # HDF5's metadata cache grows with the chunk index (up to 32 MiB by default);
     # a small cap keeps peak memory independent of the number of rows written.
     config = h5.id.get_mdc_config()
@@ -317,176 +305,3 @@ def _cap_metadata_cache(h5: h5py.File, max_bytes: int = 1 << 22) -> None:
     h5.id.set_mdc_config(config)
 
 
-def _labels(chunk: pd.DataFrame) -> np.ndarray:
-    if "label" not in chunk.columns:
-        return np.full(len(chunk), -1, dtype=np.int8)
-    lab = pd.to_numeric(chunk["label"], errors="coerce").to_numpy(dtype=np.float64)
-    return np.where(np.isnan(lab), -1, lab).astype(np.int8)
-
-
-def _pairs_path_and_chunks(pairs, fmt: str, chunk_size: int, **read_options):
-    if isinstance(pairs, pd.DataFrame):
-        return None, (pairs.iloc[i:i + chunk_size] for i in range(0, len(pairs), chunk_size))
-    return Path(pairs), iter_pairs(pairs, chunksize=chunk_size, format=fmt, **read_options)
-
-
-def _resolve_chunk_chroms(genome, chunk: pd.DataFrame, source, first_row: int) -> None:
-    """Check the chunk's chromosomes are in the genome; an unknown one names the table, record and field."""
-    for field in ("enhancer_chrom", "promoter_chrom"):
-        for chrom in pd.unique(chunk[field]):
-            try:
-                genome.resolve(chrom)
-            except GenomeError as exc:
-                pos = int(np.flatnonzero((chunk[field] == chrom).to_numpy())[0])
-                pair_id = chunk["pair_id"].iloc[pos] if "pair_id" in chunk.columns else None
-                raise InputError(f"record {first_row + pos + 1}"
-                                 + (f" (pair_id {pair_id})" if pair_id is not None else "")
-                                 + f": {exc.message} [{genome.path}]",
-                                 path=source, field=field) from exc
-
-
-def _side_windows(chunk, side: str, src, shifts, length, genome, inline: bool):
-    """Windows of one side (enhancer or promoter) for the planned rows: codes (m, L), elements (m, 2)."""
-    if inline:
-        seqs = chunk[f"{side}_seq"].to_numpy(dtype=object)[src]
-        codes, elements, n_pad = inline_windows(seqs, length, shifts)
-        return codes, elements, n_pad
-    starts = chunk[f"{side}_start"].to_numpy(dtype=np.int64)[src]
-    ends = chunk[f"{side}_end"].to_numpy(dtype=np.int64)[src]
-    win = centered_starts(starts, ends, length, shifts)
-    before = genome.n_padded
-    codes = genome.fetch_windows(chunk[f"{side}_chrom"].to_numpy(dtype=object)[src], win, length)
-    return codes, element_in_window(starts, ends, win, length), genome.n_padded - before
-
-
-def build_pair_store(pairs, out, genome=None, *, format: str = "auto", enhancer_length: int = 3000,
-                     promoter_length: int = 2000, encoding: str = "onehot", k: int = 6,
-                     reverse_complement: bool = False, augment_copies: int = 0, max_shift: int = 100,
-                     chunk_size: int = 10_000, seed: int = 0, compression: str | None = "blosc",
-                     promoter_bed=None, labels=None, cell_type: str | None = None) -> dict:
-    """Encode a pairs table into a pair store, streaming ``chunk_size`` pairs at a time.
-
-    Parameters
-    ----------
-    pairs : path or pandas.DataFrame
-        Pairs table (any format :func:`epitools.io.pairs.iter_pairs` reads) or a
-        canonical DataFrame. Inline ``enhancer_seq``/``promoter_seq`` columns are
-        used instead of the genome when both are present.
-    out : path
-        The ``.h5`` store, written under a temporary name and renamed when complete.
-    genome : path or Genome, optional
-        FASTA/2bit; required unless the table has inline sequences.
-    enhancer_length, promoter_length : int
-        Window lengths, centred on each element's midpoint.
-    encoding : {"onehot", "kmer"}
-        Store base codes (one-hot expanded when read) or k-mer ids.
-    k : int
-        k-mer length for ``encoding="kmer"``.
-    reverse_complement : bool
-        Follow every row with its reverse complement.
-    augment_copies, max_shift : int
-        Extra copies of each positive with windows shifted by up to ``max_shift``.
-    chunk_size : int
-        Pairs per step; memory depends on it, not on the table length.
-    seed : int
-        Seed of the augmentation shifts.
-    compression : str or None
-        HDF5 filter: ``"lzf"``, ``"gzip"`` (level 1), ``"blosc"`` (fastest and
-        smallest; needs ``hdf5plugin``) or None; see :func:`compression_options`.
-    promoter_bed, labels, cell_type : optional
-        Passed to :func:`epitools.io.pairs.iter_pairs` (window-BED pairs, labels
-        file, cell type filling the table's ``cell_type``).
-
-    Returns
-    -------
-    dict
-        Run summary: ``pairs``, ``rows``, ``padded_windows``, ``aliases``, ``seconds``.
-    """
-    if encoding not in ("onehot", "kmer"):
-        raise ValueError(f"encoding must be 'onehot' or 'kmer', got {encoding!r}")
-    if min(enhancer_length, promoter_length) < (k if encoding == "kmer" else 1):
-        raise ValueError("window lengths must be positive (and >= k for k-mer encoding)")
-    compression_options(compression)  # fail before any work on an unusable filter
-    t0 = time.perf_counter()
-    read_options = {k: v for k, v in (("promoter_bed", promoter_bed), ("labels", labels),
-                                      ("cell_type", cell_type)) if v is not None}
-    source, chunks = _pairs_path_and_chunks(pairs, format, chunk_size, **read_options)
-    own_genome = genome is not None and not isinstance(genome, Genome)
-    genome_obj = Genome(genome) if own_genome else genome
-    rng = np.random.default_rng(seed)
-    n_pairs = n_padded = n_pos = 0
-    attrs = {
-        "encoding": encoding, "k": int(k) if encoding == "kmer" else 0,
-        "enhancer_length": int(enhancer_length), "promoter_length": int(promoter_length),
-        "genome": str(Path(genome_obj.path).resolve()) if genome_obj is not None else "",
-        "genome_checksum": genome_obj.checksum() if genome_obj is not None else "",
-        "source": str(source.resolve()) if source is not None else "",
-        "source_checksum": file_checksum(source) if source is not None else "",
-        "tool": "epitools", "tool_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "augment_copies": int(augment_copies), "max_shift": int(max_shift),
-        "reverse_complement": bool(reverse_complement), "seed": int(seed),
-        "compression": compression or "none",
-    }
-    try:
-        # a small chunk cache per dataset: writes are appends, and peak memory stays flat
-        with atomic_path(out) as tmp, h5py.File(tmp, "w", rdcc_nbytes=RDCC_NBYTES) as h5:
-            _cap_metadata_cache(h5)
-            writer = StoreWriter(h5, attrs, compression=compression)
-            inline = None
-            with progress(desc="encode", unit="pairs") as bar:
-                for chunk in chunks:
-                    chunk = chunk.reset_index(drop=True)
-                    if "pair_id" not in chunk.columns:
-                        chunk["pair_id"] = [f"pair{n_pairs + i}" for i in range(len(chunk))]
-                    if inline is None:
-                        inline = {"enhancer_seq", "promoter_seq"} <= set(chunk.columns)
-                        if not inline and genome_obj is None:
-                            raise InputError("no --genome given and the table has no "
-                                             "enhancer_seq/promoter_seq columns", path=source)
-                    if not inline:
-                        _resolve_chunk_chroms(genome_obj, chunk, source, n_pairs)
-                    labels = _labels(chunk)
-                    plan = augmentation_plan(labels, augment_copies, max_shift, reverse_complement, rng)
-                    src = plan["source"]
-                    rows = {"label": labels[src], "source_row": src + n_pairs,
-                            "pair_id": chunk["pair_id"].astype(str).to_numpy(dtype=object)[src],
-                            "enhancer_shift": plan["enhancer_shift"],
-                            "promoter_shift": plan["promoter_shift"],
-                            "reverse_complement": plan["reverse_complement"]}
-                    rc = plan["reverse_complement"]
-                    for side, length in (("enhancer", enhancer_length), ("promoter", promoter_length)):
-                        codes, elements, pad = _side_windows(chunk, side, src, plan[f"{side}_shift"],
-                                                             length, genome_obj, inline)
-                        n_padded += pad
-                        if rc.any():
-                            codes[rc] = revcomp(codes[rc])
-                            elements[rc] = flip_elements(elements[rc], length)
-                        rows[side] = kmer_ids(codes, k) if encoding == "kmer" else codes
-                        rows[f"{side}_element"] = elements
-                    table = {c: (chunk[c].to_numpy()[src] if c in chunk.columns else
-                                 np.full(len(src), "" if c.endswith("chrom") else -1,
-                                         dtype=object if c.endswith("chrom") else np.int64))
-                             for c in PAIR_COLUMNS}
-                    table["cell_type"] = (chunk["cell_type"].fillna("").astype(str).to_numpy(dtype=object)[src]
-                                          if "cell_type" in chunk.columns else np.full(len(src), "", object))
-                    writer.append(rows, table)
-                    n_pairs += len(chunk)
-                    n_pos += int((labels == 1).sum())
-                    bar.update(len(chunk))
-            if n_pairs == 0:
-                raise InputError("the pairs table has no rows", path=source)
-            aliases = dict(genome_obj.aliases_used) if genome_obj is not None else {}
-            writer.set_attrs({"n_pairs": n_pairs, "n_rows": writer.n_rows, "n_positive_pairs": n_pos,
-                              "padded_windows": n_padded, "inline_sequences": bool(inline),
-                              "chromosome_aliases": json.dumps(aliases)})
-    finally:
-        if own_genome:
-            genome_obj.close()
-    summary = {"pairs": n_pairs, "rows": writer.n_rows, "positives": n_pos,
-               "padded_windows": n_padded, "aliases": aliases,
-               "seconds": round(time.perf_counter() - t0, 3)}
-    log.info("encoded %d pairs (%d positive) into %d rows of %s: %d windows N-padded, "
-             "aliases %s, %.1f s", n_pairs, n_pos, writer.n_rows, out, n_padded,
-             aliases or "none", summary["seconds"])
-    return summary

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from epitools.data.windows import PAIR_WINDOWS
 from epitools.errors import UsageError
 
 
@@ -36,7 +37,7 @@ class PairModel(nn.Module):
     # Whether forward(..., return_attention=True) adds enhancer_/promoter_attention maps.
     has_attention = False
 
-    def __init__(self, enhancer_length: int = 3000, promoter_length: int = 2000, **hparams):
+    def __init__(self, enhancer_length: int = PAIR_WINDOWS[0], promoter_length: int = PAIR_WINDOWS[1], **hparams):
         super().__init__()
         unknown = sorted(set(hparams) - set(self.default_hparams))
         if unknown:

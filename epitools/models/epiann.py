@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from epitools.data.windows import PAIR_WINDOWS
 from epitools.models.base import PairModel, masked_bce
 from epitools.models.layers import AdditiveAttention, conv1d, conv_length, pool_length, topk_pool
 from epitools.models.registry import register
@@ -65,7 +66,7 @@ class EPIANN(PairModel):
         "batch_size": 32,
     }
 
-    def __init__(self, enhancer_length: int = 3000, promoter_length: int = 2000, **hparams):
+    def __init__(self, enhancer_length: int = PAIR_WINDOWS[0], promoter_length: int = PAIR_WINDOWS[1], **hparams):
         super().__init__(enhancer_length, promoter_length, **hparams)
         hp = self.hparams
         filters = hp["filters"]

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from epitools.data.encoding import one_hot
+from epitools.data.windows import GENE_WINDOWS
 from epitools.errors import ModelError, UsageError
 from epitools.models.registry import register
 
@@ -209,7 +210,7 @@ class EPInformer(nn.Module):
         "patience": 6,
     }
 
-    def __init__(self, enhancer_length: int = 2000, promoter_length: int = 2000, **hparams):
+    def __init__(self, enhancer_length: int = GENE_WINDOWS[0], promoter_length: int = GENE_WINDOWS[1], **hparams):
         super().__init__()
         unknown = sorted(set(hparams) - set(self.default_hparams))
         if unknown:

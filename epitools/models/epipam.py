@@ -34,6 +34,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from epitools.data.windows import PAIR_WINDOWS
 from epitools.errors import UsageError
 from epitools.models.base import PairModel, masked_bce
 from epitools.models.layers import (MLPHead, conv1d, glorot_init, kmer_embedding, pool_length,
@@ -66,7 +67,7 @@ class EPIPAM(PairModel):
         "batch_size": 100,
     }
 
-    def __init__(self, enhancer_length: int = 3000, promoter_length: int = 2000, **hparams):
+    def __init__(self, enhancer_length: int = PAIR_WINDOWS[0], promoter_length: int = PAIR_WINDOWS[1], **hparams):
         super().__init__(enhancer_length, promoter_length, **hparams)
         hp = self.hparams
         kernels, pools, ratios = tuple(hp["kernels"]), tuple(hp["pools"]), tuple(hp["topk_ratios"])

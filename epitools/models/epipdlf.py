@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from epitools.data.windows import PAIR_WINDOWS
 from epitools.errors import UsageError
 from epitools.models.base import PairModel
 from epitools.models.layers import conv_length, kmer_embedding, pool_length
@@ -113,7 +114,7 @@ class EPIPDLF(PairModel):
         "batch_size": 64,
     }
 
-    def __init__(self, enhancer_length: int = 3000, promoter_length: int = 2000, **hparams):
+    def __init__(self, enhancer_length: int = PAIR_WINDOWS[0], promoter_length: int = PAIR_WINDOWS[1], **hparams):
         super().__init__(enhancer_length, promoter_length, **hparams)
         hp = self.hparams
         for length in (enhancer_length, promoter_length):

@@ -55,3 +55,39 @@ def available_models() -> list[str]:
 def build_model(name: str, **hparams):
     """Instantiate model ``name`` with ``hparams`` over its paper defaults."""
     return get_model_class(name)(**hparams)
+
+
+def model_encoding(name: str) -> str:
+    """The store encoding model ``name`` reads: ``"onehot"`` (base codes) or ``"kmer"`` (k-mer ids)."""
+    return get_model_class(name).encoding
+
+
+def model_task(name: str) -> str:
+    """What model ``name`` predicts: ``"pairs"`` (interaction of a pair) or ``"genes"`` (expression)."""
+    return getattr(get_model_class(name), "task", "pairs")
+
+
+def model_table() -> list[dict]:
+    """``{"name", "encoding", "task"}`` of every registered model, sorted by name.
+
+    The pipeline derives each requested model's store encoding from this table
+    (``epi-train --list-models --format tsv``) instead of a parameter of its own.
+    """
+    return [{"name": name, "encoding": model_encoding(name), "task": model_task(name)}
+            for name in available_models()]
+
+
+def model_from_checkpoint(ckpt: dict, device="cpu"):
+    """Rebuild the network of a loaded checkpoint with its weights, in eval mode on ``device``.
+
+    The constructor arguments, window lengths included, are the checkpoint's ``hparams``:
+    the one place a checkpoint records its input geometry.
+    """
+    from epitools.errors import ModelError
+
+    model = build_model(ckpt["model"], **ckpt["hparams"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        raise ModelError(f"checkpoint weights do not fit model '{ckpt['model']}': {exc}") from exc
+    return model.to(device).eval()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from epitools.data.windows import PAIR_WINDOWS
 from epitools.models.base import PairModel
 from epitools.models.layers import conv1d, conv_length, glorot_init, pool_length
 from epitools.models.registry import register
@@ -46,7 +47,7 @@ class SIMCNN(PairModel):
         "batch_size": 100,
     }
 
-    def __init__(self, enhancer_length: int = 3000, promoter_length: int = 2000, **hparams):
+    def __init__(self, enhancer_length: int = PAIR_WINDOWS[0], promoter_length: int = PAIR_WINDOWS[1], **hparams):
         super().__init__(enhancer_length, promoter_length, **hparams)
         hp = self.hparams
         self.enhancer_branch = _branch(hp["filters"], hp["kernel"], hp["pool"])

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from epitools.errors import InputError
+from epitools.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ def rpm(counts, total: float | None = None) -> np.ndarray:
     """Reads per million: ``1e6 × counts / total`` (total: the sum of ``counts`` by default)."""
     counts = np.asarray(counts, dtype=np.float64)
     total = float(counts.sum()) if total is None else float(total)
-    if total <= 0:
-        raise ValueError("total read count must be positive")
+    if not total > 0:
+        raise InputError(f"total read count must be positive, got {total:g}", field="reads")
     return 1e6 * counts / total
 
 
@@ -78,6 +78,19 @@ def quantile_normalise(values, is_promoter, reference: pd.DataFrame, column: str
     return out
 
 
+def read_qnorm_reference(path, columns=("DHS.RPM",)) -> pd.DataFrame:
+    """ABC's quantile-normalisation reference: ``enh_class``, ``rank`` and the ``columns``."""
+    try:
+        reference = pd.read_csv(path, sep="\t")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot read the quantile-normalisation reference: {exc}", path=path) from exc
+    missing = [c for c in ("enh_class", "rank", *columns) if c not in reference.columns]
+    if missing:
+        raise InputError(f"quantile-normalisation reference lacks column(s) {', '.join(missing)}",
+                         path=path, line=1, field=missing[0])
+    return reference
+
+
 def element_activity(dhs, h3k27ac=None, *, is_promoter=None, qnorm_reference=None,
                      total_dhs: float | None = None, total_h3k27ac: float | None = None) -> pd.DataFrame:
     """Per-element activity from read counts (or signal).
@@ -110,7 +123,8 @@ def element_activity(dhs, h3k27ac=None, *, is_promoter=None, qnorm_reference=Non
             out["normalized_h3k27ac"] = out["H3K27ac.RPM"]
     else:
         if not isinstance(qnorm_reference, pd.DataFrame):
-            qnorm_reference = pd.read_csv(qnorm_reference, sep="\t")
+            qnorm_reference = read_qnorm_reference(
+                qnorm_reference, ["DHS.RPM"] + (["H3K27ac.RPM"] if h3k27ac is not None else []))
         if is_promoter is None:
             raise InputError("quantile normalisation needs each element's class (promoter or not)",
                              field="class")
@@ -165,9 +179,16 @@ def abc_score(df: pd.DataFrame, *, activity: str = "activity", contact: str = "c
     num = out[activity].to_numpy(np.float64) * out[contact].to_numpy(np.float64)
     num = np.where(inside, num, np.nan)
     out["abc_numerator"] = num
-    denom = out.groupby(list(gene), sort=False, dropna=False)["abc_numerator"].transform("sum")
+    denom = out.groupby(list(gene), sort=False, dropna=False)["abc_numerator"].transform("sum").to_numpy()
+    # A gene whose candidates all have zero activity (or contact) has nothing to share out:
+    # each of its elements explains none of it, so 0 rather than 0/0.
+    empty = inside & np.isfinite(num) & (denom == 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["abc_score"] = num / denom.to_numpy()
+        out["abc_score"] = np.where(empty, 0.0, num / denom)
+    if empty.any():
+        n_genes = out.loc[empty, list(gene)].drop_duplicates().shape[0]
+        log.warning("ABC: %d gene(s) have zero total activity x contact over their %d candidate "
+                    "element(s); their ABC score is 0", n_genes, int(empty.sum()))
     if self_promoters:
         flag = out[self_promoter_col].astype(bool).to_numpy() if self_promoter_col else \
             (self_promoter(out) if {"enhancer_start", "enhancer_end"} <= set(out.columns)
@@ -178,3 +199,85 @@ def abc_score(df: pd.DataFrame, *, activity: str = "activity", contact: str = "c
     log.info("ABC for %d pairs of %d genes", int(inside.sum()),
              out.loc[inside, list(gene)].drop_duplicates().shape[0])
     return out
+
+
+ELEMENT_KEYS = ["enhancer_chrom", "enhancer_start", "enhancer_end"]
+
+
+def _track_activity(pairs: pd.DataFrame, dnase, h3k27ac, qnorm) -> pd.DataFrame:
+    """``pairs`` with ``activity`` from read counts (or signal) of the tracks over each element."""
+    from epitools.io.tracks import element_signal
+
+    first = pairs.drop_duplicates(ELEMENT_KEYS)
+    elements = first[ELEMENT_KEYS].set_axis(["chrom", "start", "end"], axis=1).reset_index(drop=True)
+    is_promoter = (first["class"].astype(str).str.lower().isin(PROMOTER_CLASSES).to_numpy()
+                   if "class" in first.columns else None)
+    signal = {}
+    for name, path in (("dnase", dnase), ("h3k27ac", h3k27ac)):
+        if path is not None:
+            signal[name] = element_signal(elements, path)
+            if not np.nansum(signal[name]) > 0:
+                raise InputError(f"no signal over any of the {len(elements)} candidate elements "
+                                 "(wrong chromosome names or an empty track?)", path=path)
+    activity = element_activity(signal["dnase"], signal.get("h3k27ac"), is_promoter=is_promoter,
+                                qnorm_reference=qnorm)
+    elements = first[ELEMENT_KEYS].reset_index(drop=True).assign(activity=activity["activity_base"].to_numpy())
+    return pairs.drop(columns=["activity"], errors="ignore").merge(elements, on=ELEMENT_KEYS, how="left")
+
+
+def score_table(pairs, *, dnase=None, h3k27ac=None, qnorm=None, hic=None, resolution: int | None = None,
+                balance: str = "auto", divisive_weights: bool | None = None,
+                gamma: float | None = None, scale: float | None = None, window: float = 5_000_000, self_promoters: bool = True,
+                threshold: float | None = 0.02) -> pd.DataFrame:
+    """ABC score of every pair of a pairs table (``epi-prioritize abc``).
+
+    Parameters
+    ----------
+    pairs : path or pandas.DataFrame
+        Pairs table (N rows); ``gene`` defaults to ``promoter_chrom:promoter_start``.
+    dnase, h3k27ac : path, optional
+        bedGraph or bigWig tracks; activity is computed over each distinct element
+        (:func:`element_activity`). Without ``dnase`` the table's ``activity`` column is used.
+    qnorm : path or pandas.DataFrame, optional
+        ABC's quantile-normalisation reference (needs ``dnase``).
+    hic, resolution, balance, divisive_weights, gamma, scale
+        Contact from a ``.cool``/``.mcool``/``.hic`` or the power law
+        (:func:`epitools.contacts.pair_contacts`), unless the table has ``contact_norm``
+        and no ``hic`` is given.
+    window, self_promoters, threshold
+        As for :func:`abc_score`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The N pairs with ``activity``, ``contact_norm``, ``distance``, ``tss``,
+        ``abc_numerator``, ``abc_score`` (and ``abc_predicted`` with a threshold).
+    """
+    from epitools.contacts import pair_contacts, pair_geometry
+    from epitools.io.pairs import read_pairs
+
+    if not window > 0:
+        raise UsageError(f"--window must be positive, got {window:g}")
+    for option, value in (("--gamma", gamma), ("--scale", scale)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{option} must be positive, got {value:g}")
+    if dnase is None and (h3k27ac is not None or qnorm is not None):
+        raise UsageError("--h3k27ac and --qnorm need --dhs (activity is DNase x H3K27ac)")
+    source = None if isinstance(pairs, pd.DataFrame) else pairs
+    pairs = read_pairs(source) if source is not None else pairs.copy()
+    if "gene" not in pairs.columns:
+        pairs["gene"] = pairs["promoter_chrom"].astype(str) + ":" + pairs["promoter_start"].astype(str)
+    if dnase is not None:
+        pairs = _track_activity(pairs, dnase, h3k27ac, qnorm)
+    elif "activity" not in pairs.columns:
+        raise InputError("no activity: give --dhs (and --h3k27ac) or an `activity` column",
+                         path=source, field="activity")
+    if hic is not None or "contact_norm" not in pairs.columns:
+        pairs = pair_contacts(pairs, hic, resolution=resolution, balance=balance,
+                              divisive_weights=divisive_weights, gamma=gamma, scale=scale)
+    missing = [c for c in ("distance", "tss") if c not in pairs.columns]
+    if missing:
+        geometry = pair_geometry(pairs)
+        for column in missing:
+            pairs[column] = geometry[column].to_numpy()
+    return abc_score(pairs, window=window, self_promoters=self_promoters, threshold=threshold)

@@ -10,13 +10,14 @@ enhancer masked minus the prediction with it), the distance, and per-gene ranks 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
 from epitools.data.gene_dataset import GeneDataset
-from epitools.data.gene_store import GeneStore
+from epitools.io.gene_store import GeneStore
 from epitools.errors import UsageError
 from epitools.prioritize.abc import abc_score
 from epitools.io.atomic import atomic_open
@@ -217,6 +218,33 @@ def driver_recovery(scores: pd.DataFrame, drivers: pd.DataFrame) -> dict:
             "auprc": {name: round(auprc(is_driver, value), 4) for name, value in ranked.items()},
             "knockout_effect_r": round(pearson_r(-hit["knockout"], hit["effect"]), 4),
             "knockout_effect_r_all": round(pearson_r(-table["knockout"], table["effect"].fillna(0.0)), 4)}
+
+
+def load_epinformer(path, device="auto"):
+    """The EPInformer model of checkpoint ``path`` on ``device`` ("auto", "cpu", "cuda[:N]").
+
+    A checkpoint of another model is a ``UsageError``: attention and knockout scores need
+    EPInformer's promoter-query attention over enhancer slots.
+    """
+    from epitools.io.checkpoint import load_checkpoint
+    from epitools.models.registry import model_from_checkpoint
+    from epitools.training.device import resolve_device
+
+    ckpt = load_checkpoint(path, encoding="onehot")
+    if ckpt["model"] != "epinformer":
+        raise UsageError(f"{path} is a '{ckpt['model']}' checkpoint; attention and knockout "
+                         "scores need an EPInformer model")
+    return model_from_checkpoint(ckpt, device=resolve_device(device))
+
+
+def write_gene_scores(df: pd.DataFrame, out, plot_genes=()) -> Path:
+    """``scores.tsv`` and ``locus_<gene>.png`` for each of ``plot_genes`` into directory ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_scores(df, out / "scores.tsv")
+    for gene in plot_genes:
+        plot_locus(df, gene, out / f"locus_{gene}.png")
+    return out / "scores.tsv"
 
 
 def write_scores(df: pd.DataFrame, path) -> None:

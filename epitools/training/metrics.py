@@ -70,21 +70,6 @@ def spearman_r(x, y) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def resample_to_ratio(y_true, negatives_per_positive: int, seed: int = 0) -> np.ndarray:
-    """Indices of all positives and ``negatives_per_positive`` × as many random negatives.
-
-    Used to report metrics at the 1:1 and 1:10 ratios of the EPI literature. When there
-    are too few negatives, all of them are kept.
-    """
-    y_true = np.asarray(y_true).ravel()
-    rng = np.random.default_rng(seed)
-    pos = np.flatnonzero(y_true == 1)
-    neg = np.flatnonzero(y_true == 0)
-    n_neg = min(neg.size, negatives_per_positive * pos.size)
-    chosen = rng.choice(neg, size=n_neg, replace=False) if n_neg < neg.size else neg
-    return np.sort(np.concatenate([pos, chosen]))
-
-
 def classification_metrics(y_true, y_score, threshold: float = 0.5) -> dict:
     """AUROC, AUPRC, F1, n and positives of one set of predictions."""
     y_true, y_score = _as_arrays(y_true, y_score)

@@ -18,12 +18,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from epitools.data.encoding import kmer_ids, one_hot
+from epitools.data.encoding import one_hot
+from epitools.data.windows import Geometry, check_elements, has_inline_sequences, pair_windows
 from epitools.errors import UsageError
 from epitools.io.atomic import atomic_open
-from epitools.io.checkpoint import load_checkpoint, model_from_checkpoint
+from epitools.io.checkpoint import load_checkpoint
+from epitools.models.registry import model_from_checkpoint
 from epitools.progress import progress
-from epitools.training.sources import EXTRA_FIELDS, order_pair_columns, resolve_device, store_kind
+from epitools.training.device import resolve_device
+from epitools.training.sources import EXTRA_FIELDS, order_pair_columns, store_kind
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +101,24 @@ def score_pairs(model, enhancer: np.ndarray, promoter: np.ndarray, encoding: str
     p_first, p_inv = unique_rows(promoter)
     e_emb = _embed_all(model.embed_enhancer, enhancer[e_first], encoding, device, batch_size)
     p_emb = _embed_all(model.embed_promoter, promoter[p_first], encoding, device, batch_size)
-    e_inv = torch.from_numpy(e_inv).to(device)
-    p_inv = torch.from_numpy(p_inv).to(device)
+    return score_embedded(model, e_emb, p_emb, e_inv, p_inv, device, batch_size, extras)
+
+
+@torch.no_grad()
+def score_embedded(model, e_emb: torch.Tensor, p_emb: torch.Tensor, e_inv: np.ndarray, p_inv: np.ndarray,
+                   device="cpu", batch_size: int = 256, extras: dict | None = None) -> np.ndarray:
+    """Interaction probabilities from element embeddings: pair i is (``e_emb[e_inv[i]]``,
+    ``p_emb[p_inv[i]]``); only ``forward_embedded`` runs. Returns (n,) float64."""
+    n = len(e_inv)
+    scores = np.empty(n, dtype=np.float64)
+    extras = extras or {}
+    e_inv = torch.from_numpy(np.asarray(e_inv, dtype=np.int64)).to(device)
+    p_inv = torch.from_numpy(np.asarray(p_inv, dtype=np.int64)).to(device)
     for lo in range(0, n, batch_size):
+        batch_extras = {k: torch.from_numpy(np.asarray(v[lo:lo + batch_size], dtype=np.float32)).to(device)
+                        for k, v in extras.items()}
         out = model.forward_embedded(e_emb[e_inv[lo:lo + batch_size]], p_emb[p_inv[lo:lo + batch_size]],
-                                     **extra(lo))
+                                     **batch_extras)
         scores[lo:lo + batch_size] = torch.sigmoid(_logits(out)).cpu().numpy()
     return scores
 
@@ -127,6 +143,9 @@ class Predictor:
         self.encoding = self.ckpt["encoding"]
         self.task = getattr(self.model, "task", "pairs")
         self.hparams = self.model.hparams
+        # pair models read windows of the geometry they were built with; gene models read stores
+        self.geometry = (Geometry.from_attrs({**self.hparams, "encoding": self.encoding})
+                         if self.task == "pairs" else None)
         self.batch_size = batch_size
         self.element_cache = element_cache
         self.fold = self.ckpt["provenance"].get("fold")
@@ -231,68 +250,94 @@ def predict_store(predictor: Predictor, store_path, out, chunk_size: int = 8192,
     return written
 
 
-def _window_codes(genome, chroms, starts, ends, length: int):
-    """Base codes of windows centred on elements; distinct windows are fetched once."""
-    from epitools.data.windows import centered_starts
-
-    win = centered_starts(starts, ends, length)
-    keys = pd.MultiIndex.from_arrays([np.asarray(chroms, dtype=object), win])
-    codes_idx, uniq = pd.factorize(keys)
-    codes = genome.fetch_windows(uniq.get_level_values(0).to_numpy(), uniq.get_level_values(1).to_numpy(),
-                                 length)
-    return codes[codes_idx]
+def _checked(chunks, genome, source):
+    """The chunks, after checking each names only chromosomes of the genome (record numbers in errors)."""
+    offset = 0
+    for chunk in progress(chunks, desc="index", unit="chunk"):
+        check_elements(genome, chunk, source, offset)
+        offset += len(chunk)
+        yield chunk
 
 
-def encode_chunk(chunk: pd.DataFrame, genome, enhancer_length: int, promoter_length: int,
-                 encoding: str, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Encode a chunk of a pair table as the model expects, shape (n, L) codes or (n, L-k+1) ids.
+def predict_pairs(predictor: Predictor, pairs_path, genome_path, out, chunk_size: int = 8192,
+                  cache_mb: float = 2048, cache_dir=None) -> int:
+    """Score a pair table, encoding windows on the fly (bounded memory).
 
-    Windows are centred on each element (as ``epi-encode`` builds them); inline
-    ``enhancer_seq`` / ``promoter_seq`` columns are used when present.
+    With the element cache (and genome coordinates) the table is read twice: once to index
+    its distinct windows, which are embedded once each (:mod:`epitools.training.element_cache`;
+    embeddings beyond ``cache_mb`` MiB go to a memory-mapped file in ``cache_dir``), then to
+    score it chunk by chunk through the interaction part only. Tables with inline sequences,
+    or without the cache, are encoded and scored ``chunk_size`` pairs at a time.
     """
-    from epitools.data.windows import inline_windows
-
-    out = []
-    for part, length in (("enhancer", enhancer_length), ("promoter", promoter_length)):
-        if f"{part}_seq" in chunk:
-            codes, _, _ = inline_windows(chunk[f"{part}_seq"].tolist(), length)
-        else:
-            if genome is None:
-                raise UsageError("--pairs without inline sequences needs --genome")
-            codes = _window_codes(genome, chunk[f"{part}_chrom"].to_numpy(), chunk[f"{part}_start"].to_numpy(),
-                                  chunk[f"{part}_end"].to_numpy(), length)
-        out.append(kmer_ids(codes, k) if encoding == "kmer" else codes)
-    return out[0], out[1]
-
-
-def predict_pairs(predictor: Predictor, pairs_path, genome_path, out, chunk_size: int = 8192) -> int:
-    """Score a pair table, encoding windows on the fly chunk by chunk (bounded memory)."""
     from epitools.io.pairs import iter_pairs
+    from epitools.training.element_cache import embed_windows, index_windows
 
     if predictor.task != "pairs":
         raise UsageError(f"model '{predictor.name}' scores genes; give it a gene store with --data")
+    if cache_mb <= 0:
+        raise UsageError(f"--cache-mb must be positive, got {cache_mb}")
     genome = None
     if genome_path is not None:
         from epitools.io.genome import Genome
 
         genome = Genome(genome_path)
-    hp = predictor.hparams
-    k = hp.get("k")
+    geometry = predictor.geometry
+    padded = 0
+    caches = []
 
-    def chunks():
-        for chunk in progress(iter_pairs(pairs_path, chunksize=chunk_size), desc="predict", unit="chunk"):
-            enh, pro = encode_chunk(chunk, genome, hp["enhancer_length"], hp["promoter_length"],
-                                    predictor.encoding, k)
+    def table_chunks():
+        return iter_pairs(pairs_path, chunksize=chunk_size)
+
+    def plain_chunks():
+        nonlocal padded
+        for chunk in progress(table_chunks(), desc="predict", unit="chunk"):
+            windows = pair_windows(chunk, geometry, genome)
+            padded += windows["padded_windows"]
             yield predictor.annotate(chunk.drop(columns=[c for c in ("enhancer_seq", "promoter_seq")
-                                                         if c in chunk]), predictor.score(enh, pro))
+                                                         if c in chunk]),
+                                     predictor.score(windows["enhancer"], windows["promoter"]))
+
+    def cached_chunks(index):
+        nonlocal padded
+        model = predictor.model
+        embedded = {}
+        for side, embed, length in (("enhancer", model.embed_enhancer, geometry.enhancer_length),
+                                    ("promoter", model.embed_promoter, geometry.promoter_length)):
+            cache, pad = embed_windows(embed, index[side], length, geometry, genome, predictor.device,
+                                       predictor.batch_size, int(cache_mb * 2**20) // 2, cache_dir,
+                                       desc=f"embed {side}s")
+            caches.append(cache)
+            embedded[side] = cache.array
+            padded += int(pad[index[side].ids].sum())
+        log.info("element cache: %d distinct enhancer and %d promoter windows for %d pairs",
+                 len(index["enhancer"]), len(index["promoter"]), len(index["enhancer"].ids))
+        offset = 0
+        for chunk in progress(table_chunks(), desc="predict", unit="chunk"):
+            rows = slice(offset, offset + len(chunk))
+            offset += len(chunk)
+            tensors, inverse = {}, {}
+            for side in ("enhancer", "promoter"):
+                uniq, inverse[side] = np.unique(index[side].ids[rows], return_inverse=True)
+                tensors[side] = torch.from_numpy(np.ascontiguousarray(embedded[side][uniq])).to(predictor.device)
+            scores = score_embedded(model, tensors["enhancer"], tensors["promoter"], inverse["enhancer"].ravel(),
+                                    inverse["promoter"].ravel(), predictor.device, predictor.batch_size)
+            yield predictor.annotate(chunk, scores)
 
     try:
-        written = _write_chunks(out, chunks())
+        chunks = plain_chunks()
+        if predictor.element_cache and genome is not None:
+            first = next(iter(table_chunks()), None)
+            if first is not None and not has_inline_sequences(first.columns):
+                index = index_windows(_checked(table_chunks(), genome, pairs_path), geometry)
+                chunks = cached_chunks(index)
+        written = _write_chunks(out, chunks)
     finally:
+        for cache in caches:
+            cache.close()
         if genome is not None:
             genome.close()
-    if genome is not None and getattr(genome, "n_padded", 0):
-        log.info("%d windows ran past a chromosome end and were padded with N", genome.n_padded)
+    if padded:
+        log.info("%d windows ran past a chromosome end and were padded with N", padded)
     log.info("scored %d pairs from %s with %s -> %s", written, pairs_path, predictor.name, out)
     return written
 

@@ -3,7 +3,8 @@
 :func:`open_source` dispatches on the store's ``kind`` attribute: ``"pairs"`` (EPI
 classification, :class:`PairSource`) or ``"genes"`` (expression regression,
 :class:`GeneSource`). Training rows are read into memory once (base codes are one byte per
-base) and batches are expanded to one-hot on the target device.
+base) and batches are expanded to one-hot on the target device. :func:`load_batch` builds the
+same batches from a few rows of a store without reading the rest (attention maps, tests).
 """
 
 from __future__ import annotations
@@ -17,27 +18,15 @@ import torch
 
 from epitools.data.encoding import one_hot
 from epitools.data.splits import make_split
-from epitools.data.windows import centered_starts
+from epitools.data.windows import Geometry, centered_starts
 from epitools.errors import InputError, UsageError
+from epitools.training.sampling import positives_and_negatives, sampled_negative_count
 
 log = logging.getLogger(__name__)
 
 PAIR_FIELDS = ("enhancer", "promoter", "label", "enhancer_element", "promoter_element")
 # Optional per-row model inputs passed to ``forward`` as keyword extras (EPIPDLF signal branch).
 EXTRA_FIELDS = ("enhancer_signal", "promoter_signal")
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; otherwise ``torch.device(device)``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise UsageError(f"unknown device '{device}'") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for but no CUDA device is available")
-    return dev
 
 
 def store_kind(path) -> str:
@@ -71,6 +60,64 @@ def order_pair_columns(table: pd.DataFrame) -> pd.DataFrame:
     return table[first + [c for c in table.columns if c not in first]]
 
 
+def rows_batch(arrays: dict, rows: np.ndarray, selected: bool = False) -> dict:
+    """CPU tensors of ``rows`` of every array in ``arrays`` (already those rows when
+    ``selected``), plus ``index`` (the rows)."""
+    batch = {name: torch.from_numpy(np.ascontiguousarray(arr if selected else arr[rows]))
+             for name, arr in arrays.items()}
+    batch["index"] = torch.from_numpy(np.asarray(rows, dtype=np.int64))
+    return batch
+
+
+def pair_batch_to_device(batch: dict, encoding: str, device) -> dict:
+    """Move a CPU pair batch to ``device``, expanding base codes to one-hot there.
+
+    ``enhancer``/``promoter`` become (B, 4, L) float32 one-hot (``encoding="onehot"``) or
+    (B, L-k+1) int64 k-mer ids; ``label`` and the signal extras become float32; the rest
+    (``index``, element coordinates) keep their dtype.
+    """
+    out = {}
+    for name, value in batch.items():
+        value = value.to(device, non_blocking=True)
+        if name in ("enhancer", "promoter"):
+            value = one_hot(value) if encoding == "onehot" else value.long()
+        elif name == "label" or name in EXTRA_FIELDS:
+            value = value.float()
+        out[name] = value
+    return out
+
+
+def load_batch(store, rows, device="cpu") -> dict:
+    """Rows of a pair store as a model batch on ``device``, reading only those rows.
+
+    Parameters
+    ----------
+    store : PairStore or path
+    rows : array-like of int, shape (B,)
+        Store rows, in any order.
+    device : torch.device or str
+
+    Returns
+    -------
+    dict of torch.Tensor
+        ``enhancer``/``promoter`` (B, 4, L) float32 one-hot or (B, L-k+1) int64 k-mer ids,
+        ``label`` (B,) float32 (-1 unknown), ``enhancer_element``/``promoter_element`` (B, 2),
+        the stored signal extras, and ``index`` (B,) int64 (the rows).
+    """
+    from epitools.io.store import PairStore, open_store
+
+    owned = not isinstance(store, PairStore)
+    store = open_store(store) if owned else store
+    try:
+        rows = np.asarray(rows, dtype=np.int64)
+        fields = [f for f in PAIR_FIELDS + EXTRA_FIELDS if f in store.fields]
+        batch = rows_batch(store.read(rows, fields=fields), rows, selected=True)
+        return pair_batch_to_device(batch, store.encoding, torch.device(device))
+    finally:
+        if owned:
+            store.close()
+
+
 class _Batches(torch.utils.data.Dataset):
     """Item ``b`` = the ``b``-th batch of rows, as CPU tensors (what DataLoader workers build)."""
 
@@ -85,9 +132,7 @@ class _Batches(torch.utils.data.Dataset):
         rows = self.batches[b]
         if isinstance(self.arrays, _GeneArrays):
             return self.arrays.dataset.batch(np.sort(rows))
-        batch = {name: torch.from_numpy(np.ascontiguousarray(arr[rows])) for name, arr in self.arrays.items()}
-        batch["index"] = torch.from_numpy(rows)
-        return batch
+        return rows_batch(self.arrays, rows)
 
 
 class _GeneArrays(dict):
@@ -113,23 +158,19 @@ class EpochLoader:
         self.arrays, self.positions, self.rows = arrays, positions, rows
         self.batch_size, self.generator = batch_size, generator
         self.workers, self.pin_memory = workers, pin_memory
-        self.positive = self.negative = None
-        if negatives_per_positive is not None:
-            labels = np.asarray(labels)
-            self.positive, self.negative = np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)
-            self.n_negatives = min(self.negative.size, negatives_per_positive * self.positive.size)
+        self.labels, self.negatives_per_positive = labels, negatives_per_positive
+        self.n_rows = len(rows) if negatives_per_positive is None else (
+            int((np.asarray(labels) == 1).sum()) + sampled_negative_count(labels, negatives_per_positive))
 
     def _epoch_rows(self) -> np.ndarray:
         """Indices into ``positions`` of this epoch's rows, shuffled."""
-        if self.positive is None:
+        if self.negatives_per_positive is None:
             return torch.randperm(len(self.rows), generator=self.generator).numpy()
-        draw = torch.randperm(self.negative.size, generator=self.generator).numpy()[:self.n_negatives]
-        chosen = np.concatenate([self.positive, self.negative[draw]])
+        chosen = positives_and_negatives(self.labels, self.negatives_per_positive, self.generator)
         return chosen[torch.randperm(chosen.size, generator=self.generator).numpy()]
 
     def __len__(self):
-        n = len(self.rows) if self.positive is None else self.positive.size + self.n_negatives
-        return -(-n // self.batch_size)
+        return -(-self.n_rows // self.batch_size)
 
     def epoch(self):
         perm = self._epoch_rows()
@@ -154,10 +195,7 @@ class PairSource:
         attrs = self.store.attrs
         self.encoding = attrs.get("encoding", "onehot")
         self.provenance = attrs
-        self.geometry = {"enhancer_length": int(attrs["enhancer_length"]),
-                         "promoter_length": int(attrs["promoter_length"])}
-        if self.encoding == "kmer" and "k" in attrs:
-            self.geometry["k"] = int(attrs["k"])
+        self.geometry = Geometry.from_attrs(attrs).model_kwargs()
         fields = [f for f in PAIR_FIELDS + EXTRA_FIELDS if f in self.store.fields]
         self.arrays = self.store.read(None, fields=fields)
         self.arrays["label"] = self.arrays["label"].astype(np.float32)
@@ -230,19 +268,11 @@ class PairSource:
 
     def to_device(self, batch: dict, device) -> dict:
         """Move a CPU batch to ``device``: one-hot expansion of base codes, long k-mer ids."""
-        out = {}
-        for name, value in batch.items():
-            value = value.to(device, non_blocking=True)
-            if name in ("enhancer", "promoter"):
-                value = one_hot(value) if self.encoding == "onehot" else value.long()
-            elif name == "label" or name in EXTRA_FIELDS:
-                value = value.float()
-            out[name] = value
-        return out
+        return pair_batch_to_device(batch, self.encoding, device)
 
     def batch(self, rows, device) -> dict:
         rows = np.asarray(rows, dtype=np.int64)
-        return self.to_device(_Batches(self.arrays, [rows])[0], device)
+        return self.to_device(rows_batch(self.arrays, rows), device)
 
     @staticmethod
     def forward(model, batch: dict) -> dict:

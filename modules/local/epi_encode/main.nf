@@ -18,7 +18,7 @@ process EPI_ENCODE {
     def cell_type_arg = meta.cell_type ? "--cell-type ${meta.cell_type}" : ''
     prefix = task.ext.prefix ?: "${meta.id}.${meta.encoding}"
     """
-    epi-encode \\
+    epi-encode pairs \\
         --pairs ${pairs} \\
         --genome ${genome} \\
         --encoding ${meta.encoding} \\

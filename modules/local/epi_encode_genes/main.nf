@@ -19,7 +19,7 @@ process EPI_ENCODE_GENES {
     def expression_arg = expression ? "--expression ${expression}" : ''
     prefix = task.ext.prefix ?: "${meta.id}"
     """
-    epi-encode \\
+    epi-encode genes \\
         --genes ${genes} \\
         ${expression_arg} \\
         --elements ${elements} \\

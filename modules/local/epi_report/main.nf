@@ -18,7 +18,7 @@ process EPI_REPORT {
     def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}_report"
     """
-    epi-report runs \\
+    epi-report html runs \\
         --title ${meta.id} \\
         --summary ${prefix}.summary.tsv \\
         --out ${prefix}.html \\

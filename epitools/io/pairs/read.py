@@ -1,0 +1,226 @@
+"""Read pairs tables of every supported single-file layout into canonical, validated chunks.
+
+Canonical tables, BEDPE, TargetFinder (pair names or ``pairs.csv``), BENGI / TransEPI /
+Hi-C-loop headerless tables and inline-sequence tables are read here; window-BED pairs are
+routed to :mod:`epitools.io.pairs.windows`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from epitools.errors import InputError, UsageError
+from epitools.io.pairs.columns import BEDPE_COLUMNS, COORD_COLUMNS, SIDES
+from epitools.io.pairs.detect import resolve_format, table_layout
+from epitools.io.pairs.text import READ_CHUNK_ROWS, TableLayout, concat_chunks, read_raw_chunks
+from epitools.io.pairs.validate import PairValidator
+from epitools.io.pairs.windows import iter_window_chunks
+
+log = logging.getLogger(__name__)
+
+# "CELL|chr1:100-200" or "chr1:100-200"; BENGI names put the cell after the region.
+_NAME_RE = r"^(?:(?P<cell>[^|:]+)\|)?(?P<chrom>[^|:\s]+):(?P<start>\d+)-(?P<end>\d+)$"
+_BENGI_NAME_RE = r"^(?P<chrom>[^|:\s]+):(?P<start>\d+)-(?P<end>\d+)(?:\|(?P<cell>[^|]*))?"
+_ALIASES = {
+    "enhancer_distance_to_promoter": "distance",
+    "enhancer_frag_seq": "enhancer_seq",
+    "promoter_frag_seq": "promoter_seq",
+}
+# Columns read as text so that ids and coordinates are checked by the validator, not guessed.
+_STR_COLUMNS = frozenset(COORD_COLUMNS) | {
+    "pair_id", "label", "cell_type", "gene", "enhancer_name", "promoter_name",
+    "enhancer_frag_name", "promoter_frag_name", "name", "chrom1", "chrom2",
+    "start1", "end1", "start2", "end2", "tss", "distance", "enhancer_distance_to_promoter",
+}
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """Strings with missing values as "" (plain ``str`` ops on pandas 2 and 3)."""
+    return values.astype(object).where(values.notna(), "").astype(str)
+
+
+def _parse_names(names: pd.Series, pattern: str = _NAME_RE) -> pd.DataFrame:
+    return _as_text(names).str.strip().str.extract(pattern)
+
+
+def _coords_from_names(df: pd.DataFrame, side: str, path) -> pd.DataFrame:
+    """Fill ``{side}_chrom/start/end`` (and cell type) from the (fragment) name column."""
+    for column in (f"{side}_frag_name", f"{side}_name"):
+        if column in df.columns:
+            break
+    else:
+        raise InputError(
+            f"missing required column '{side}_chrom' (no coordinate columns and no "
+            f"'{side}_name' to take coordinates from)", path=path, line=None, field=f"{side}_chrom")
+    parsed = _parse_names(df[column])
+    bad = parsed["chrom"].isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = df[column].iloc[row]
+        raise InputError(f"cannot read coordinates from name {value!r} (expected CELL|chrN:start-end)",
+                         path=path, line=int(df["_line"].iloc[row]), field=column)
+    df[f"{side}_chrom"] = parsed["chrom"].astype(object)
+    df[f"{side}_start"] = parsed["start"].astype(object)
+    df[f"{side}_end"] = parsed["end"].astype(object)
+    return df
+
+
+def _normalise_named(df: pd.DataFrame, fmt: str, path, header_line: int) -> pd.DataFrame:
+    """Canonical, TargetFinder and inline-sequence tables (all have a header)."""
+    df = df.rename(columns={k: v for k, v in _ALIASES.items() if k in df.columns and v not in df.columns})
+    for side in SIDES:
+        have = [c for c in COORD_COLUMNS if c.startswith(side) and c in df.columns]
+        if len(have) == 3:
+            continue
+        if have or fmt == "canonical":
+            missing = next(c for c in COORD_COLUMNS if c.startswith(side) and c not in df.columns)
+            raise InputError(f"missing required column '{missing}'", path=path, line=header_line,
+                             field=missing)
+        _coords_from_names(df, side, path)
+    if fmt == "sequences":
+        for side in SIDES:
+            if f"{side}_seq" not in df.columns:
+                raise InputError(f"missing required column '{side}_seq'", path=path,
+                                 line=header_line, field=f"{side}_seq")
+        if "label" not in df.columns:
+            match = re.search(r"_([01])_", Path(path).name)
+            if match:
+                df["label"] = match.group(1)
+    if "cell_type" not in df.columns:
+        # TargetFinder and gcn4epi names carry the cell: "K562|chr1:6454864-6455189".
+        for column in ("enhancer_frag_name", "enhancer_name"):
+            if column in df.columns:
+                cell = _parse_names(df[column])["cell"]
+                if cell.notna().any():
+                    df["cell_type"] = cell.astype(object)
+                break
+    return df
+
+
+def _normalise_bengi(df: pd.DataFrame) -> pd.DataFrame:
+    for side in SIDES:
+        start = pd.to_numeric(df[f"{side}_start"], errors="coerce")
+        end = pd.to_numeric(df[f"{side}_end"], errors="coerce")
+        # Hi-C-loop tables write point anchors as start == end; their names give [end-1, end).
+        point = ((start == end) & (end >= 1) & (end < 2 ** 63)).to_numpy()
+        if point.any():
+            column = df[f"{side}_start"].astype(object)
+            column[point] = (end[point] - 1).astype(np.int64).astype(str).to_numpy()
+            df[f"{side}_start"] = column
+    enhancer = _parse_names(df["enhancer_name"], _BENGI_NAME_RE)
+    if enhancer["cell"].notna().any():
+        df["cell_type"] = enhancer["cell"].replace("", np.nan).astype(object)
+    promoter_names = _as_text(df["promoter_name"])
+    gene = promoter_names.str.extract(r"\|(ENSG\d+(?:\.\d+)?)(?:\||$)")[0]
+    symbol = promoter_names.str.extract(r"\|ENST\d+(?:\.\d+)?\|([^|=]+)(?:\||$)")[0]
+    gene = gene.fillna(symbol)
+    if gene.notna().any():
+        df["gene"] = gene.astype(object)
+        promoter = _parse_names(df["promoter_name"], _BENGI_NAME_RE)
+        # The TSS is the promoter name's position only where the name is a transcript's.
+        df["tss"] = promoter["start"].where(gene.notna()).astype(object)
+    return df
+
+
+def _normalise_bedpe(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.rename(columns={k: v for k, v in BEDPE_COLUMNS.items() if k in df.columns})
+    for column in ("pair_id", "score", "enhancer_strand", "promoter_strand"):
+        if column in df.columns:
+            dot = _as_text(df[column]).str.strip().eq(".").to_numpy()
+            if dot.any():
+                df[column] = df[column].astype(object).mask(dot)
+            if df[column].isna().all():
+                df = df.drop(columns=column)
+    return df
+
+
+def _normalise(raw: pd.DataFrame, fmt: str, layout: TableLayout) -> pd.DataFrame:
+    if fmt == "bengi":
+        return _normalise_bengi(raw)
+    if fmt == "bedpe":
+        return _normalise_bedpe(raw)
+    return _normalise_named(raw, fmt, layout.path, header_line=layout.skip)
+
+
+def iter_pairs(path, chunksize: int = 100_000, format: str = "auto", cell_type: str | None = None,
+               promoter_bed=None, labels=None) -> Iterator[pd.DataFrame]:
+    """Stream a pairs table as validated canonical chunks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Pairs table (plain or gzip), or the enhancer window BED when ``promoter_bed`` is given.
+    chunksize : int
+        Rows per chunk; memory is bounded by the chunk plus 24 bytes per pair for the
+        duplicate-``pair_id`` check.
+    format : str
+        ``"auto"`` or one of :data:`FORMATS`.
+    cell_type : str, optional
+        Fills ``cell_type`` where the source has none; a different source value is an error.
+    promoter_bed, labels : str or os.PathLike, optional
+        Route to the window-BED reader (see :func:`read_window_pairs`).
+
+    Yields
+    ------
+    pandas.DataFrame
+        Canonical chunks; the index is the 0-based data-row number in the whole input.
+    """
+    if chunksize < 1:
+        raise UsageError(f"chunksize must be >= 1, got {chunksize}")
+    fmt = resolve_format(path, format, promoter_bed)
+    if fmt == "windows":
+        if promoter_bed is None:
+            raise UsageError(f"{os.fspath(path)} is a window BED; give promoter_bed= (and labels=)")
+        yield from iter_window_chunks(path, promoter_bed, labels, chunksize, cell_type, one_based=True)
+        return
+    if labels is not None:
+        raise UsageError("labels= is only used with window BEDs (promoter_bed=)")
+    layout = table_layout(path, fmt)
+    str_columns = set(layout.names) & _STR_COLUMNS
+    validate = PairValidator(path, cell_type=cell_type)
+    empty = True
+    for raw in read_raw_chunks(layout, chunksize, str_columns):
+        empty = False
+        yield validate(_normalise(raw, fmt, layout))
+    if empty:
+        # A header-only table still has its columns checked; it yields one empty chunk.
+        raw = pd.DataFrame({name: pd.Series(dtype=object) for name in ["_line", *layout.names]})
+        yield validate(_normalise(raw, fmt, layout))
+
+
+def read_pairs(path, format: str = "auto", cell_type: str | None = None, promoter_bed=None,
+               labels=None) -> pd.DataFrame:
+    """Read any supported pairs table into the canonical table.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Pairs table (plain or gzip), or the enhancer window BED when ``promoter_bed`` is given.
+    format : str
+        ``"auto"`` (detect) or one of :data:`FORMATS`.
+    cell_type : str, optional
+        Fills ``cell_type`` where the source has none.
+    promoter_bed, labels : optional
+        Window-BED inputs, see :func:`read_window_pairs`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        (N, ...) canonical table with a 0..N-1 index.
+
+    Raises
+    ------
+    InputError
+        Naming the file, the 1-based line and the field of the first bad value.
+    """
+    table = concat_chunks(iter_pairs(path, chunksize=READ_CHUNK_ROWS, format=format, cell_type=cell_type,
+                                     promoter_bed=promoter_bed, labels=labels))
+    log.info("read %d pairs from %s", len(table), os.fspath(path))
+    return table

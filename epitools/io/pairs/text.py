@@ -1,0 +1,186 @@
+"""Text-table access for pairs inputs: open plain or gzip files, sniff the first lines, and
+read string-typed chunks that remember the 1-based file line of every row."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from epitools.errors import InputError
+
+_NA_VALUES = ["", "NA", "NaN", "nan", "N/A", "null", "None"]
+READ_CHUNK_ROWS = 1_000_000
+_LABEL_VALUES = {"0", "1"}
+# Raised while decompressing or decoding: bad bytes in the file, not a bug.
+_BYTE_ERRORS = (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error)
+
+
+def _is_gzip(path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def open_text(path):
+    """Open plain or gzip/bgzip text by content, not by extension."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError("file not found", path=path)
+    if _is_gzip(path):
+        return gzip.open(path, "rt", newline="")
+    return open(path, "r", newline="")
+
+
+def is_int(text: str) -> bool:
+    return re.fullmatch(r"\s*\d+\s*", text) is not None
+
+
+def is_label(text: str) -> bool:
+    return text.strip() in _LABEL_VALUES
+
+
+def byte_error(path, err: Exception) -> InputError:
+    """An :class:`InputError` for undecodable or corrupt bytes, naming the first bad line.
+
+    The file is re-read line by line only on this error path; a good file is read once.
+    """
+    line = 0
+    opener = gzip.open if _is_gzip(path) else open
+    try:
+        with opener(path, "rb") as fh:
+            for line, raw in enumerate(fh, start=1):
+                raw.decode()
+    except UnicodeDecodeError:
+        return InputError("not UTF-8 text (undecodable bytes)", path=path, line=line)
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        return InputError("corrupt or truncated gzip data", path=path, line=line + 1)
+    return InputError(f"cannot read file: {err}", path=path)
+
+
+@dataclass
+class TableLayout:
+    """How to read one file: delimiter, column names and how many lines precede the data."""
+
+    path: str
+    sep: str
+    names: list[str]
+    skip: int
+
+    def __post_init__(self):
+        self.path = os.fspath(self.path)
+
+
+def sniff(path, max_lines: int = 5) -> tuple[list[str], list[str], int]:
+    """Return (leading comment lines, first data-ish lines, number of leading comment/blank lines)."""
+    comments: list[str] = []
+    lines: list[str] = []
+    skip = 0
+    try:
+        with open_text(path) as fh:
+            for raw in fh:
+                line = raw.rstrip("\r\n")
+                if not lines and (not line.strip() or line.startswith(("#", "track ", "browser "))):
+                    skip += 1
+                    if line.startswith("#"):
+                        comments.append(line)
+                    continue
+                lines.append(line)
+                if len(lines) >= max_lines:
+                    break
+    except _BYTE_ERRORS as err:
+        raise byte_error(path, err) from None
+    if not lines:
+        raise InputError("no data rows", path=path, line=skip + 1)
+    return comments, lines, skip
+
+
+def delimiter(line: str) -> str:
+    if "\t" in line:
+        return "\t"
+    if "," in line:
+        return ","
+    return "\t"
+
+
+def split_fields(line: str, sep: str) -> list[str]:
+    return [field.strip().strip('"') for field in line.split(sep)]
+
+
+def unique_names(names: list[str], path, line: int) -> list[str]:
+    """``names`` unchanged; a repeated column name is an :class:`InputError` at ``line``."""
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise InputError("duplicate column name in header", path=path, line=line, field=name)
+        seen.add(name)
+    return names
+
+
+def read_raw_chunks(layout: TableLayout, chunksize: int, str_columns=()) -> Iterator[pd.DataFrame]:
+    """Yield raw string-typed chunks of ``layout`` with a ``_line`` column (1-based file line).
+
+    Blank lines are read (so line numbers stay exact) and dropped afterwards.
+    """
+    dtype = {name: str for name in layout.names if name in set(str_columns)}
+    fh = open_text(layout.path)
+    try:
+        for _ in range(layout.skip):
+            fh.readline()
+        reader = pd.read_csv(
+            fh, sep=layout.sep, header=None, names=layout.names, dtype=dtype,
+            chunksize=chunksize, skip_blank_lines=False, keep_default_na=False,
+            na_values=_NA_VALUES, comment=None, quotechar='"', index_col=False,
+        )
+        first_line = layout.skip + 1
+        while True:
+            try:
+                chunk = next(reader)
+            except StopIteration:
+                break
+            except _BYTE_ERRORS as err:
+                raise byte_error(layout.path, err) from None
+            except (pd.errors.ParserError, ValueError) as err:
+                raise InputError(_parser_message(err), path=layout.path,
+                                 line=_parser_line(err, layout.skip)) from None
+            chunk.insert(0, "_line", np.arange(first_line, first_line + len(chunk), dtype=np.int64))
+            first_line += len(chunk)
+            blank = chunk[layout.names].isna().all(axis=1)
+            if blank.any():
+                chunk = chunk.loc[~blank]
+            if len(chunk):
+                yield chunk.reset_index(drop=True)
+    except _BYTE_ERRORS as err:  # from skipping the header lines
+        raise byte_error(layout.path, err) from None
+    finally:
+        fh.close()
+
+
+def _parser_line(err: Exception, skip: int) -> int | None:
+    """File line of a pandas parser error: its "line N" counts read lines, "row N" 0-based data rows."""
+    match = re.search(r"line (\d+)", str(err))
+    if match:
+        return int(match.group(1)) + skip
+    match = re.search(r"starting at row (\d+)", str(err))
+    return int(match.group(1)) + skip + 1 if match else None
+
+
+def _parser_message(err: Exception) -> str:
+    text = str(err).strip()
+    match = re.search(r"Expected (\d+) fields in line \d+, saw (\d+)", text)
+    if match:
+        return f"expected {match.group(1)} fields, found {match.group(2)}"
+    if "EOF inside string" in text:
+        return "unterminated quoted field (a '\"' without its closing quote)"
+    return f"cannot parse table: {text}"
+
+
+def concat_chunks(chunks: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """One table from the canonical chunks of one input (at least one chunk)."""
+    chunks = list(chunks)
+    return pd.concat(chunks) if len(chunks) > 1 else chunks[0]

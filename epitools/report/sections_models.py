@@ -1,0 +1,142 @@
+"""Report sections of trained models: pair models (``pair-models``) and EPInformer
+gene-expression models (``gene-models``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from epitools.report import page
+from epitools.report.runs import NEAR_CHANCE_AUROC, NEAR_CHANCE_R, summarise, summary_view
+
+_PAIR_METRICS = ("auroc", "auprc", "f1", "auroc_1:1", "auprc_1:1", "auroc_1:10", "auprc_1:10")
+_GENE_METRICS = ("pearson_r", "spearman_r", "mse")
+
+
+def _read(path: Path, columns) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, sep="\t", usecols=lambda c: c in columns)
+    return frame if set(columns) <= set(frame.columns) else None
+
+
+def _histories(runs: pd.DataFrame) -> dict:
+    """``fold N`` -> ``history.tsv`` of each run that has one (epoch, train_loss, val_*)."""
+    out = {}
+    for fold, run in zip(runs["fold"], runs["run"]):
+        path = Path(run) / "history.tsv"
+        if path.is_file():
+            h = pd.read_csv(path, sep="\t")
+            if {"epoch", "train_loss"} <= set(h.columns) and len(h):
+                out[f"fold {fold}"] = h
+    return out
+
+
+def _runs_view(runs: pd.DataFrame, metrics, roots) -> pd.DataFrame:
+    view = runs[["model", "cell", "split", "fold"]].copy()
+    if "positives" in metrics:
+        view["positives / n"] = [f"{p}/{n}" if pd.notna(p) and pd.notna(n) else page.MISSING
+                                 for p, n in zip(runs["positives"], runs["n"])]
+    else:
+        view["n"] = runs["n"]
+    view["epochs"] = [f"{e} (best {b})" if pd.notna(b) else str(e)
+                      for e, b in zip(runs["epochs"], runs["best_epoch"])]
+    for m in metrics:
+        if m in runs and m != "positives" and runs[m].notna().any():
+            view[m] = runs[m]
+    view["status"] = ["near chance" if c else "learned" for c in runs["near_chance"]]
+    view["run"] = [page.relative_name(r, roots) for r in runs["run"]]
+    return view
+
+
+def _chance_warning(runs: pd.DataFrame, what: str) -> str:
+    bad = runs[runs["near_chance"]]
+    if bad.empty:
+        return ""
+    names = ", ".join(f"{m} fold {f}" for m, f in zip(bad["model"], bad["fold"]))
+    return page.warning(f"{len(bad)} of {len(runs)} runs are near chance on their test fold "
+                        f"({what}): {names}. Their attributions, motifs and scores are not evidence.")
+
+
+def pair_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
+    """ROC / PR (with chance lines), calibration and training curves per (cell, split),
+    pooled over folds per model, above the summary and every run."""
+    runs = runs[runs["task"] == "pairs"]
+    if runs.empty:
+        return ""
+    body = [_chance_warning(runs, f"AUROC < {NEAR_CHANCE_AUROC} or missing"),
+            "<h3>Summary (mean ± s.d. over folds)</h3>",
+            page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
+            "<h3>Runs</h3>",
+            page.table(_runs_view(runs, ("positives", *_PAIR_METRICS), roots),
+                       text_columns=("model", "cell", "split", "run", "status", "epochs"))]
+    if figures:
+        for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
+            body.append(_pair_figures(group, f"cell {cell}, split {split}"))
+    return page.section("pair-models", "Pair models: enhancer–promoter interaction", "".join(body))
+
+
+def _pair_figures(group: pd.DataFrame, title: str) -> str:
+    from epitools.report.plots import calibration_figure, fold_history_figure, pr_figure, roc_figure
+
+    curves, fallback, histories = {}, [], []
+    for model, model_runs in group.groupby("model", sort=True):
+        frames = []
+        for run in model_runs["run"]:
+            t = _read(Path(run) / "predictions.tsv", ("label", "score"))
+            if t is not None:
+                frames.append(t[t["label"] >= 0])
+            else:
+                fallback += [page.img_file(Path(run) / f"{kind}.png", kind, f"{model} {kind} {Path(run).name}")
+                             for kind in ("roc", "pr")]
+        if frames:
+            t = pd.concat(frames)
+            curves[model] = (t["label"].to_numpy(), t["score"].to_numpy())
+        h = _histories(model_runs)
+        if h:
+            histories.append(page.figure(fold_history_figure(h, f"{model}: {title}"), "history",
+                                         f"training curves {model} {title}", wide=True))
+    images = []
+    if curves:
+        images = [page.figure(roc_figure(curves), "roc", f"ROC {title}"),
+                  page.figure(pr_figure(curves), "pr", f"PR {title}"),
+                  page.figure(calibration_figure(curves), "calibration", f"calibration {title}")]
+    return (f"<h3>{page.esc(title)}: test folds pooled</h3>" + page.figs(images + fallback)
+            + page.figs(histories))
+
+
+def gene_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
+    """Predicted vs observed expression and Pearson R per fold of expression models."""
+    runs = runs[runs["task"] == "genes"]
+    if runs.empty:
+        return ""
+    body = [_chance_warning(runs, f"Pearson R < {NEAR_CHANCE_R} or missing"),
+            "<h3>Summary (mean ± s.d. over folds)</h3>",
+            page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
+            "<h3>Runs</h3>",
+            page.table(_runs_view(runs, _GENE_METRICS, roots),
+                       text_columns=("model", "cell", "split", "run", "status", "epochs"))]
+    if figures:
+        from epitools.report.plots import expression_scatter_figure, fold_bars_figure, fold_history_figure
+
+        for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
+            title = f"cell {cell}, split {split}"
+            images = [page.figure(fold_bars_figure(group, "pearson_r", NEAR_CHANCE_R), "r-per-fold",
+                                  f"Pearson R per fold {title}")]
+            histories = []
+            for model, model_runs in group.groupby("model", sort=True):
+                folds = {}
+                for fold, run in zip(model_runs["fold"], model_runs["run"]):
+                    t = _read(Path(run) / "predictions.tsv", ("expression", "score"))
+                    if t is not None and len(t):
+                        folds[f"fold {fold}"] = (t["expression"].to_numpy(), t["score"].to_numpy())
+                if folds:
+                    images.append(page.figure(expression_scatter_figure(folds, f"{model}: {title}"),
+                                              "expression-scatter", f"predicted vs observed {model} {title}"))
+                h = _histories(model_runs)
+                if h:
+                    histories.append(page.figure(fold_history_figure(h, f"{model}: {title}"), "history",
+                                                 f"training curves {model} {title}", wide=True))
+            body.append(f"<h3>{page.esc(title)}</h3>" + page.figs(images) + page.figs(histories))
+    return page.section("gene-models", "Expression models: EPInformer", "".join(body))
