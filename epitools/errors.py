@@ -76,3 +76,30 @@ class FetchError(EpitoolsError):
 
 class ChecksumError(FetchError):
     """A downloaded file whose checksum does not match the expected one."""
+
+
+def os_error_cause(exc: OSError) -> str:
+    """The cause of an ``OSError`` in words ("no space left on device", "read-only file system")."""
+    if exc.errno:
+        return os.strerror(exc.errno).lower()
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+class OutputError(EpitoolsError):
+    """An output that cannot be written: names the final output path (never a temporary
+    name) and the cause in words.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The final output path.
+    cause : str
+        Why, e.g. "no space left on device".
+    """
+
+    exit_code = 1
+
+    def __init__(self, path, cause: str):
+        self.path = os.fspath(path)
+        self.cause = cause
+        super().__init__(f"cannot write {self.path}: {cause}")

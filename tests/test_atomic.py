@@ -43,3 +43,13 @@ def test_directory_output_replaces_the_old_one(tmp_path):
     with atomic_path(target, is_dir=True) as tmp:
         (tmp / "fresh").write_text("y")
     assert sorted(p.name for p in target.iterdir()) == ["fresh"]
+
+
+def test_temporary_name_records_host_and_writer_pid(tmp_path):
+    from epitools.io.atomic import HOST
+
+    target = tmp_path / "out.txt"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path
+        assert tmp.name.startswith(f".out.txt.tmp-{HOST}.{os.getpid()}.")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]

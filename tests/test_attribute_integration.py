@@ -166,7 +166,9 @@ def test_filters_matched_to_jaspar(trained, tmp_path):
     used = [i for i, n in enumerate(result["n_sites"]) if n > 0]
     matches = match_motifs([result["ppms"][i] for i in used], [result["names"][i] for i in used], db, top=2)
     fos = db.names[db.index(ENHANCER_ID)]
-    assert matches["tf"].map(lambda t: same_tf(t, fos) or "JUN" in t or "FOS" in t).any()
+    # as in _recovered: the TF or a paralog of its JASPAR family (JDP2, JUND... bind the same site)
+    assert (matches["tf"].map(lambda t: same_tf(t, fos) or "JUN" in t or "FOS" in t)
+            | matches["jaspar_id"].map(lambda i: db.same_family(i, ENHANCER_ID))).any(), matches
 
 
 def test_tf_pairs_puts_planted_pair_first(trained):

@@ -13,7 +13,8 @@ import sys
 import click
 
 from epitools import progress as _progress
-from epitools.errors import EpitoolsError
+from epitools.errors import EpitoolsError, os_error_cause
+from epitools.io.atomic import Terminated, cleanup_on_signals, missing_dirs, remove_empty_dirs
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "show_default": True,
                     "max_content_width": 100}
@@ -41,29 +42,50 @@ def _verbosity(f):
     return f
 
 
+def _fail(exc: BaseException, verbose: int, message: str, code: int):
+    if verbose:
+        log.error("failed", exc_info=exc)
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
 def handle_errors(f):
-    """Configure logging from -v/-q and turn library errors into exit codes."""
+    """Configure logging from -v/-q and turn library errors into exit codes.
+
+    While the command runs SIGTERM removes its temporary outputs (exit 143, as SIGINT exits
+    130); a command that fails removes the ``--out`` folders it created when they hold no file.
+    """
 
     @functools.wraps(f)
     def wrapper(*args, verbose=0, quiet=False, **kwargs):
         configure_logging(verbose, quiet)
+        out = kwargs.get("out")
+        created = missing_dirs(out) if out else []
+        succeeded = False
         try:
-            return f(*args, **kwargs)
+            with cleanup_on_signals():
+                result = f(*args, **kwargs)
+            succeeded = True
+            return result
         except EpitoolsError as exc:
-            if verbose:
-                log.exception("failed")
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            _fail(exc, verbose, str(exc), exc.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except Terminated as exc:
+            click.echo(f"Terminated ({exc}).", err=True)
+            sys.exit(128 + exc.signum)
+        except OSError as exc:
+            # the file the system names and the cause in words, never errno jargon alone
+            where = exc.filename if exc.filename is not None else type(exc).__name__
+            _fail(exc, verbose, f"{where}: {os_error_cause(exc)}", 1)
         except Exception as exc:  # noqa: BLE001 - last resort: a message, not a traceback
-            if verbose:
-                log.exception("unexpected failure")
-            click.echo(f"Error: {type(exc).__name__}: {exc}", err=True)
-            sys.exit(1)
+            _fail(exc, verbose, f"{type(exc).__name__}: {exc}", 1)
+        finally:
+            if not succeeded:
+                remove_empty_dirs(created)
 
     return _verbosity(wrapper)
 

@@ -15,6 +15,7 @@ import click
 
 from epitools.cli._common import command, group, out_option, seed_option
 from epitools.errors import UsageError
+from epitools.training.quality import attribution_warning, log_checkpoint_warning, write_warning_column
 
 log = logging.getLogger("epitools.cli.attribute")
 
@@ -51,9 +52,12 @@ def scores(model_path, data, method, n_shuffles, element, max_pairs, rows, slots
     from epitools.interpret.attribution import attribute, load_model, save_attributions
 
     model, dev = load_model(model_path, device)
+    warning = log_checkpoint_warning(model_path, log)
     result = attribute(model, data, element=element, max_pairs=max_pairs, rows=rows,
                        slots_per_gene=slots_per_gene, method=method, n_shuffles=n_shuffles,
                        batch_size=batch_size, device=dev, seed=seed)
+    # Carried to `epi-attribute motifs`, which writes it into motifs.tsv (model_warning column).
+    result["model_warning"] = warning or ""
     Path(out).mkdir(parents=True, exist_ok=True)
     path = save_attributions(result, Path(out) / "attributions.npz")
     log.info("%d %s attributions (%s) -> %s", len(result["pair_id"]), result["element"], method, path)
@@ -86,9 +90,14 @@ def motifs(attributions, max_seqlets, window, flank, min_metacluster_size, final
 
     if (model_path is None) != (data is None):
         raise UsageError("--model and --data go together (filters need windows to activate them)")
+    warnings = [attribution_warning(attributions, log)]
+    if model_path:
+        warnings.append(log_checkpoint_warning(model_path, log))
     table = discover_motifs(attributions, out, max_seqlets=max_seqlets, window=window, flank=flank,
                             min_metacluster_size=min_metacluster_size,
                             final_min_cluster_size=final_min_cluster_size, top=top)
+    if any(warnings):
+        write_warning_column(table, "; ".join(filter(None, warnings)), Path(out) / "motifs.tsv")
     log.info("%d patterns -> %s", len(table), Path(out) / "motifs.tsv")
     if model_path:
         from epitools.interpret.attribution import load_model
@@ -119,10 +128,13 @@ def tracks(attributions, model_path, data, chrom_sizes, width, n_regions, max_pa
     from epitools.interpret.tracks import write_tracks
 
     model, dev = None, "cpu"
+    if attributions:
+        attribution_warning(attributions, log)
     if model_path:
         from epitools.interpret.attribution import load_model
 
         model, dev = load_model(model_path, device)
+        log_checkpoint_warning(model_path, log)
     write_tracks(out, chrom_sizes, attributions=attributions, model=model, store=data, width=width,
                  n_regions=n_regions, max_pairs=max_pairs, rows=rows, device=dev, seed=seed)
 

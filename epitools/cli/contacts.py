@@ -18,9 +18,9 @@ NON_NEGATIVE = click.FloatRange(min=0)
 divisive_weights_option = click.option(
     "--divisive-weights/--multiplicative-weights", "divisive_weights", default=None,
     show_default=False,
-    help="Divide or multiply the counts by the balancing column [cooler's rule: KR, VC, VC_SQRT "
+    help="Divide or multiply the counts by the balancing column [.cool: KR, SCALE, VC, VC_SQRT "
          "divisive, others multiplicative, unless the column's divisive_weights attribute says "
-         "otherwise].")
+         "otherwise; .hic: divisive, as Juicer defines its vectors].")
 
 log = logging.getLogger("epitools.cli.contacts")
 
@@ -30,11 +30,13 @@ log = logging.getLogger("epitools.cli.contacts")
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Pairs table (TSV, BEDPE, ...).")
 @click.option("--hic", type=click.Path(exists=True, dir_okay=False), default=None,
-              help=".cool or .mcool file (omit for power-law contacts only).")
+              help=".hic (Juicer v8/v9, read with hictkpy), .cool or .mcool file (omit for power-law "
+                   "contacts only).")
 @click.option("--resolution", type=click.IntRange(min=1), default=None,
-              help="Resolution of an .mcool [default: 5 kb or the coarsest finer one, else finest].")
+              help="Resolution of an .mcool or .hic [default: 5 kb or the coarsest finer one, else finest].")
 @click.option("--balance", type=click.Choice(cc.BALANCE_CHOICES), default="auto",
-              help="Balancing column; auto: weight, else KR/VC/VC_SQRT, else raw counts.")
+              help="Balancing column (.cool) or normalisation (.hic; weight = ICE); auto: .cool weight, "
+                   "else KR/VC/VC_SQRT; .hic SCALE, else KR/ICE/VC_SQRT/VC; else raw counts (none/NONE).")
 @divisive_weights_option
 @click.option("--gamma", type=POSITIVE, default=None, help="Power-law exponent [ABC's K562 fit].")
 @click.option("--scale", type=float, default=None, help="Power-law log-scale [ABC's K562 fit].")

@@ -118,17 +118,20 @@ def pairs(pairs_path, fmt, promoter_bed, labels_path, cell_type, genome, out, en
                    "without a value get NaN and are not trained on.")
 @click.option("--expression-transform", type=click.Choice(["log1p", "none"]), default="log1p",
               help="Transform of the genes' expression ('none' for log-scale values).")
+@click.option("--enhancer-context", type=click.Choice(["genome", "own"]), default="genome",
+              help="Enhancer slots hold the genome window centred on each element ('genome') or the "
+                   "element's own sequence N-padded to the window ('own', as the EPInformer paper).")
 @click.option("--chunk-size", type=click.IntRange(1), default=64, help="Genes encoded per step.")
 @_compression_option
 def genes(genes_path, elements_path, genome, hic, out, enhancer_length, promoter_length, max_enhancers,
-          max_distance, expression_path, expression_transform, chunk_size, compression):
+          max_distance, expression_path, expression_transform, enhancer_context, chunk_size, compression):
     from epitools.data.gene_store import build_gene_store
 
     build_gene_store(genes_path, elements_path, genome, out, hic=hic,
                      promoter_length=promoter_length, enhancer_length=enhancer_length,
                      max_enhancers=max_enhancers, max_distance=max_distance,
                      expression_transform=expression_transform, expression=expression_path,
-                     chunk_genes=chunk_size, compression=None if compression == "none" else compression)
+                     enhancer_context=enhancer_context, chunk_genes=chunk_size, compression=None if compression == "none" else compression)
 
 
 main.add_command(pairs, "pairs")

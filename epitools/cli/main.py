@@ -14,12 +14,14 @@ from epitools.cli._common import CONTEXT_SETTINGS
 COMMANDS = {
     "fetch": ("fetch", "Download genomes, benchmark pair sets, ENCODE and 4DN files (resumable, verified)."),
     "simulate": ("simulate", "Write a synthetic genome, pairs, Hi-C, tracks and genes with planted truth."),
+    "candidates": ("candidates", "Candidate elements, genes, element activity and pairs from peaks, GTF and BAM/bigWig."),
     "contacts": ("contacts", "Hi-C contact for each pair from .cool/.mcool, or the power-law fallback."),
     "encode": ("encode", "Encode pairs (or genes) and a genome into an HDF5 store."),
     "train": ("train", "Train a registered model on an encoded store with a chosen split."),
     "predict": ("predict", "Score pairs or genes with a trained checkpoint."),
     "attribute": ("attribute", "Attributions, motifs, tracks and TF-pair enrichment from a model."),
     "prioritize": ("prioritize", "ABC, attention and knockout scores per gene; CRISPRi evaluation."),
+    "variants": ("variants", "Effects of a VCF's variants on pair scores, expression and enhancer ranks."),
     "report": ("report", "Collect metrics and plots of runs into one HTML report."),
 }
 

@@ -28,10 +28,13 @@ from epitools.errors import UsageError
               help="Memory for element embeddings (MiB); beyond it they are memory-mapped from disk.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, writable=True), default=None,
               help="Folder of the spilled element cache [default: the system's temporary folder].")
+@click.option("--allow-genome-mismatch", is_flag=True,
+              help="Score data from another genome build than the model's training data (a warning, "
+                   "recorded in the predictions' .json sidecar) instead of stopping.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @out_option(help="Output predictions table (TSV).", file=True)
 def main(checkpoint, data, pairs, genome, chunk_size, batch_size, all_rows, no_element_cache, cache_mb,
-         cache_dir, device, out):
+         cache_dir, allow_genome_mismatch, device, out):
     from epitools.training.predict import Predictor, predict_pairs, predict_store
 
     if (data is None) == (pairs is None):
@@ -39,7 +42,7 @@ def main(checkpoint, data, pairs, genome, chunk_size, batch_size, all_rows, no_e
     if chunk_size < 1 or batch_size < 1:
         raise UsageError("--chunk-size and --batch-size must be positive")
     predictor = Predictor(checkpoint, device=device, batch_size=batch_size,
-                          element_cache=not no_element_cache)
+                          element_cache=not no_element_cache, allow_genome_mismatch=allow_genome_mismatch)
     if data is not None:
         predict_store(predictor, data, out, chunk_size=chunk_size, all_rows=all_rows)
     else:

@@ -31,10 +31,12 @@ def main():
               help="DNase/ATAC bedGraph (read counts per element, or signal) or bigWig.")
 @click.option("--h3k27ac", type=click.Path(exists=True, dir_okay=False), default=None,
               help="H3K27ac bedGraph or bigWig.")
+@click.option("--merge-overlaps", is_flag=True, help="Merge overlapping bedGraph intervals (their values "
+              "add up) instead of refusing the track.")
 @click.option("--qnorm", type=click.Path(exists=True, dir_okay=False), default=None,
               help="ABC quantile-normalisation reference (EnhancersQNormRef.<cell>.txt).")
 @click.option("--hic", type=click.Path(exists=True, dir_okay=False), default=None,
-              help=".cool/.mcool (else `contact_norm` column, else power law).")
+              help=".hic/.cool/.mcool (else `contact_norm` column, else power law).")
 @click.option("--resolution", type=int, default=None)
 @click.option("--balance", type=click.Choice(cc.BALANCE_CHOICES), default="auto")
 @divisive_weights_option
@@ -44,19 +46,21 @@ def main():
 @click.option("--self-promoter/--no-self-promoter", default=True,
               help="Score a gene's own promoter element 1 (needs a `class` column).")
 @click.option("--threshold", type=float, default=0.02, help="abc_predicted = abc_score >= threshold.")
-@out_option(help="Output pairs table with abc_numerator, abc_score, abc_predicted.", file=True)
+@click.option("--summaries", type=click.Path(file_okay=False), default=None,
+              help="Also write ABC's EnhancerPredictionsFull/EnhancerPredictions (score > --threshold; "
+                   "promoter elements only as their gene's self-promoter) and GenePredictionStats here.")
+@out_option(help="Output pairs table with abc_numerator, abc_score, abc_predicted. Without --dhs the "
+                 "table is scored one chromosome at a time (memory: one chromosome).", file=True)
 def abc(pairs_path, dhs, h3k27ac, qnorm, hic, resolution, balance, divisive_weights, gamma, scale, window,
-        self_promoter, threshold, out):
-    from epitools.io.pairs import write_pairs
-    from epitools.prioritize.abc import score_table
+        self_promoter, threshold, summaries, out, merge_overlaps):
+    from epitools.prioritize.abc_genome import score_pairs_file
 
-    scored = score_table(pairs_path, dnase=dhs, h3k27ac=h3k27ac, qnorm=qnorm, hic=hic,
-                         resolution=resolution, balance=balance, divisive_weights=divisive_weights,
-                         gamma=gamma, scale=scale,
-                         window=window, self_promoters=self_promoter, threshold=threshold)
-    write_pairs(scored, out)
-    log.info("ABC: %d pairs, %d at or above %.3g -> %s", len(scored),
-             int(scored["abc_predicted"].sum()), threshold, out)
+    stats = score_pairs_file(pairs_path, out, summaries=summaries, dnase=dhs, h3k27ac=h3k27ac, qnorm=qnorm,
+                             hic=hic, resolution=resolution, balance=balance,
+                             divisive_weights=divisive_weights, gamma=gamma, scale=scale,
+                             window=window, self_promoters=self_promoter, threshold=threshold,
+                             merge_overlaps=merge_overlaps)
+    log.info("ABC: %d pairs, %d at or above %.3g -> %s", stats["pairs"], stats["predicted"], threshold, out)
 
 
 @command(help="Evaluate predictors on a CRISPRi benchmark (ENCODE-rE2G format or the Nasser 2021 "
@@ -124,13 +128,40 @@ def evaluate(benchmark, predictions, score_column, aggregate, columns, published
 def epinformer(model_path, store_path, genes, plot_genes, batch_size, device, out):
     # torch is imported here so that `abc` and `evaluate` start without it.
     from epitools.prioritize.scores import load_epinformer, score_genes, write_gene_scores
+    from epitools.training.quality import log_checkpoint_warning
 
     model = load_epinformer(model_path, device)
+    log_checkpoint_warning(model_path, log)
     scores = score_genes(model, store_path, genes=list(genes) or None, batch_size=batch_size)
     path = write_gene_scores(scores, out, plot_genes)
     log.info("%d gene-enhancer pairs of %d genes -> %s", len(scores), scores["gene"].nunique(), path)
 
 
+@command(help="Join score tables by (element, gene) into one links table: every score, per-gene "
+              "ranks of each (rank_<score>, 1 = most important) and ABC's abc_predicted at "
+              "--threshold. Streamed one chromosome at a time (memory: one chromosome).")
+@click.option("--abc", "abc_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="epi-prioritize abc output (abc_score; gene column).")
+@click.option("--epinformer", "epinformer_path", type=click.Path(exists=True, dir_okay=False),
+              default=None, help="epi-prioritize epinformer scores.tsv.")
+@click.option("--pairs-scores", "pairs_scores", multiple=True, metavar="[NAME=]TABLE",
+              help="epi-predict output (score column), repeatable; its column is NAME_score "
+                   "[NAME: the file name's stem]. Without a gene column, genes come from the ABC "
+                   "row with the same promoter.")
+@click.option("--threshold", type=float, default=0.02, show_default=True,
+              help="abc_predicted = abc_score >= threshold.")
+@out_option(help="Output links table (TSV).", file=True)
+def links(abc_path, epinformer_path, pairs_scores, threshold, out):
+    from epitools.prioritize.links import build_links
+
+    stats = build_links(abc_path, out, epinformer=epinformer_path, pairs_scores=pairs_scores,
+                        threshold=threshold)
+    log.info("links: %d element-gene links of %d genes on %d chromosome(s), %d ABC-predicted at "
+             "%g; ranked %s -> %s", stats["links"], stats["genes"], stats["chromosomes"],
+             stats["predicted"], threshold, ", ".join(stats["scores"]), out)
+
+
 main.add_command(abc, "abc")
 main.add_command(evaluate, "evaluate")
 main.add_command(epinformer, "epinformer")
+main.add_command(links, "links")

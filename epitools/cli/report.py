@@ -17,14 +17,19 @@ def main():
     pass
 
 
-@command(help="Collect metrics.json of training runs (directories are searched recursively) into "
-              "one self-contained HTML page: mean ± s.d. per model, cell type and split, every run, "
-              "and pooled ROC / PR curves.")
+@command(help="One self-contained HTML page of every epitools output under RUNS (folders are "
+              "searched recursively, links followed): pair models (ROC / PR with chance lines, "
+              "calibration, training curves, mean ± s.d. per model, cell type and split), EPInformer "
+              "(predicted vs observed, R per fold), ABC and enhancer scores (PR against a "
+              "simulation's planted drivers when its truth.json is found, or CRISPRi evaluations; "
+              "score distributions; locus plots), motifs with logos and JASPAR matches, TF pairs, "
+              "Hi-C distance decay with its power law, and versions.yml. Sections of absent "
+              "outputs are left out; e.g. epi-report results/ -o results/report.html.")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--title", default="epitools report", help="Page title.")
-@click.option("--no-figures", is_flag=True, help="Tables only.")
+@click.option("--no-figures", is_flag=True, help="Tables only (and the images the commands wrote).")
 @click.option("--summary", type=click.Path(dir_okay=False, writable=True),
-              help="Also write the summary table as TSV.")
+              help="Also write the training-run summary table (mean ± s.d.) as TSV.")
 @out_option(help="Output HTML file.", file=True)
 def html(runs, title, no_figures, summary, out):
     from epitools.io.atomic import atomic_open
@@ -81,3 +86,55 @@ def score(predictions, score_column, label_column, by, no_figures, seed, out):
 
 
 main.add_command(score, "score")
+
+
+@command(help="Print the held-out results of a results folder (as `make demo` writes it): each "
+              "pair model's test AUROC/AUPRC next to ABC and distance on the same pairs, each "
+              "expression model's Pearson R next to ABC and distance baselines on the same genes, "
+              "the planted-driver AUPRC of every prioritisation score (truth.json), and a warning "
+              "for every model near chance. Writes summary.tsv and summary.json to --out.")
+@click.argument("results", type=click.Path(exists=True, file_okay=False))
+@out_option(help="Directory for summary.tsv and summary.json [default: RESULTS].", required=False)
+def summary(results, out):
+    from epitools.report.summary import write_summary
+
+    _, text = write_summary(results, out)
+    click.echo(text)
+
+
+main.add_command(summary, "summary")
+
+
+@command(help="Genome-browser files of a pairs or links table (epi-prioritize abc/links, "
+              "epi-predict): links.bedpe (IGV), links.interact (UCSC interact, bed5+13; "
+              "bigInteract.sh turns it into links.bb with bedToBigBed), element bigWigs, tracks.txt "
+              "(track-hub stanzas) and igv_session.xml. Score and colour scale with --score-column "
+              "(larger = stronger).")
+@click.option("--links", "links_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Pairs table with a score column.")
+@click.option("--score-column", required=True, help="Column that scores the links, e.g. abc_score.")
+@click.option("--threshold", type=float, default=None, help="Keep links with score >= this [all].")
+@click.option("--bigwig-column", "bigwig_columns", multiple=True,
+              help="Element column written as <column>.bw (repeatable) [activity, when present].")
+@click.option("--chrom-sizes", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="chrom.sizes / .fai / genome FASTA [largest coordinate seen per chromosome].")
+@click.option("--name", default="epitools", show_default=True, help="Track label prefix.")
+@click.option("--genome", default="hg38", show_default=True, help="Genome of the IGV session.")
+@out_option(help="Output directory.")
+def tracks(links_path, score_column, threshold, bigwig_columns, chrom_sizes, name, genome, out):
+    import logging
+
+    from epitools.io.pairs import read_pairs
+    from epitools.io.tracks import read_chrom_sizes
+    from epitools.report.browser import write_tracks
+
+    table = read_pairs(links_path)
+    sizes = read_chrom_sizes(chrom_sizes) if chrom_sizes else None
+    result = write_tracks(table, out, score_column, threshold=threshold,
+                          bigwig_columns=list(bigwig_columns) or None, chrom_sizes=sizes,
+                          name=name, genome=genome)
+    logging.getLogger("epitools.cli.report").info("%d links -> %s (%s)", result["links"], out,
+                                                  ", ".join(result["files"]))
+
+
+main.add_command(tracks, "tracks")

@@ -24,7 +24,7 @@ def _cell_types(ctx, param, value):
               "into --out. Options left unset take the --preset value.")
 @out_option(help="Output directory (must not exist or be empty unless --force).")
 @seed_option()
-@click.option("--preset", type=click.Choice(["tiny", "small", "medium", "default"]), default="default",
+@click.option("--preset", type=click.Choice(["tiny", "small", "medium", "default"]), default="small",
               help="Size preset: tiny (unit tests), small (training tests, demo), medium (driver "
               "recovery), default (model acceptance).")
 @click.option("--n-chroms", type=click.IntRange(min=1), default=None,

@@ -1,4 +1,4 @@
-"""Hi-C contacts via cooler, power law, ABC contact normalisation."""
+"""Hi-C contacts via cooler (.cool/.mcool) and hictkpy (.hic), power law, ABC contact normalisation."""
 
 from epitools.contacts.pair_contacts import pair_contacts, pair_geometry
 from epitools.contacts.powerlaw import abc_normalise, fit_powerlaw, powerlaw_contact, reference_scale

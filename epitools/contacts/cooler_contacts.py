@@ -8,8 +8,8 @@ stays bounded by the block size. Queried (bin1, bin2) pairs are matched with
 ``np.bincount``. No Python loop runs over pairs or pixels.
 
 Balancing semantics (cooler's): a column is multiplicative (``count * w1 * w2``), except
-``KR``, ``VC`` and ``VC_SQRT``, which hic2cool and the 4DN portal store in Juicer's divisive
-form (``count / (w1 * w2)``); a ``divisive_weights`` attribute on the column (cooler's
+``KR``, ``SCALE``, ``VC`` and ``VC_SQRT``, which hic2cool and the 4DN portal store in Juicer's
+divisive form (``count / (w1 * w2)``); a ``divisive_weights`` attribute on the column (cooler's
 ``balance`` writes one) or an explicit choice overrides the name rule.
 """
 
@@ -24,10 +24,13 @@ from epitools.errors import InputError, UsageError
 
 log = logging.getLogger(__name__)
 
-BALANCE_CHOICES = ("auto", "weight", "KR", "VC", "VC_SQRT", "none")
-#: Columns cooler reads as divisive when not told otherwise (``Cooler.matrix(...,
-#: divisive_weights=None)``); hic2cool writes Juicer's normalisation vectors under these names.
-DIVISIVE_BY_NAME = ("KR", "VC", "VC_SQRT")
+#: ``--balance`` choices for every Hi-C format (``.hic`` names map through
+#: :data:`epitools.contacts.hic_contacts.HIC_NORMALIZATION`); ``NONE`` is Juicer's spelling of none.
+BALANCE_CHOICES = ("auto", "weight", "ICE", "KR", "SCALE", "VC", "VC_SQRT", "none", "NONE")
+#: Columns read as divisive when not told otherwise: cooler's rule (``Cooler.matrix(...,
+#: divisive_weights=None)``) for KR, VC, VC_SQRT, under which hic2cool writes Juicer's vectors,
+#: and Juicer's SCALE, which is divisive like them.
+DIVISIVE_BY_NAME = ("KR", "SCALE", "VC", "VC_SQRT")
 PREFERRED_RESOLUTION = 5000
 _CHUNK = 5_000_000
 
@@ -76,13 +79,18 @@ def open_cooler(path, resolution: int | None = None):
             raise InputError(f"cooler has resolution {clr.binsize}, not {resolution}", path=path)
         return clr
     by_res = _coolers_by_resolution(path)
+    return by_res[choose_resolution(list(by_res), resolution, path)]
+
+
+def choose_resolution(available, resolution: int | None, path) -> int:
+    """``resolution`` when stored, else InputError; default 5 kb or the coarsest finer, else finest."""
     if resolution is None:
-        finer = [r for r in by_res if r <= PREFERRED_RESOLUTION]
-        resolution = max(finer) if finer else min(by_res)
-    elif resolution not in by_res:
+        finer = [r for r in available if r <= PREFERRED_RESOLUTION]
+        return max(finer) if finer else min(available)
+    if resolution not in available:
         raise InputError(f"resolution {resolution} not stored; available: "
-                         f"{', '.join(map(str, sorted(by_res)))}", path=path, field="resolution")
-    return by_res[resolution]
+                         f"{', '.join(map(str, sorted(available)))}", path=path, field="resolution")
+    return resolution
 
 
 def choose_balance(clr, balance: str = "auto") -> str | None:
@@ -92,7 +100,7 @@ def choose_balance(clr, balance: str = "auto") -> str | None:
     ``VC_SQRT`` present, else raw counts.
     """
     columns = list(clr.bins().columns)
-    if balance == "none":
+    if balance in ("none", "NONE"):
         return None
     if balance == "auto":
         for name in ("weight", "KR", "VC", "VC_SQRT"):
@@ -201,6 +209,66 @@ def _bin_factors(clr, lo: int, hi: int, balance: str | None, divisive: bool) -> 
         return 1.0 / weights
 
 
+def accumulate_contacts(blocks, nb: int, bin1, bin2, factors, max_diag: int = 0) -> ChromContacts:
+    """Match queried bin pairs against streamed pixel blocks of one chromosome.
+
+    Parameters
+    ----------
+    blocks : iterable of (r, c, v)
+        Upper-triangle pixels (``c >= r``; int64 bins relative to the chromosome's first bin)
+        with their balanced (or raw) values, float64; one block at a time.
+    nb : int
+        Bins of the chromosome.
+    bin1, bin2 : int arrays, shape (n,)
+        Queried bin pairs; order within a pair does not matter.
+    factors : float array, shape (nb,)
+        Per-bin balancing factors; a non-finite one masks its bin (queries give NaN).
+    max_diag : int
+        Accumulate diagonal sums for offsets ``0..max_diag``.
+
+    Returns
+    -------
+    ChromContacts
+    """
+    b1 = np.asarray(bin1, dtype=np.int64)
+    b2 = np.asarray(bin2, dtype=np.int64)
+    qlo, qhi = np.minimum(b1, b2), np.maximum(b1, b2)
+    qkey = qlo * nb + qhi
+    order = np.argsort(qkey, kind="stable")
+    skey = qkey[order]
+    values = np.zeros(qkey.size, dtype=np.float64)
+    row_sums = np.zeros(nb, dtype=np.float64)
+    diag_sums = np.zeros(max_diag + 1, dtype=np.float64)
+    diag_counts = np.zeros(max_diag + 1, dtype=np.int64)
+    for r, c, v in blocks:
+        v0 = np.where(np.isfinite(v), v, 0.0)
+        row_sums += np.bincount(r, weights=v0, minlength=nb)
+        off = r != c
+        row_sums += np.bincount(c[off], weights=v0[off], minlength=nb)
+        if max_diag > 0:
+            d = c - r
+            near = d <= max_diag
+            diag_sums += np.bincount(d[near], weights=v0[near], minlength=max_diag + 1)
+            diag_counts += np.bincount(d[near], minlength=max_diag + 1)
+        if skey.size:
+            key = r * nb + c
+            pos = np.searchsorted(skey, key)
+            pos_c = np.minimum(pos, skey.size - 1)
+            hit = skey[pos_c] == key
+            # Several queries can share a key: fill the whole run of equal keys.
+            right = np.searchsorted(skey, key[hit], side="right")
+            left = pos_c[hit]
+            run = right - left
+            idx = np.repeat(left, run) + (np.arange(run.sum()) - np.repeat(np.cumsum(run) - run, run))
+            values[order[idx]] = np.repeat(v[hit], run)
+    # A masked bin is NaN in cooler's dense balanced matrix whether or not a pixel is stored.
+    masked = ~np.isfinite(np.asarray(factors, dtype=np.float64))
+    if masked.any() and b1.size:
+        values[masked[np.clip(qlo, 0, nb - 1)] | masked[np.clip(qhi, 0, nb - 1)]] = np.nan
+    return ChromContacts(values=values, row_sums=row_sums, diag_sums=diag_sums,
+                         diag_counts=diag_counts)
+
+
 def chrom_contacts(clr, chrom: str, bin1, bin2, balance: str | None, divisive: bool = False,
                    max_diag: int = 0, chunksize: int = _CHUNK) -> ChromContacts:
     """Look up contacts of (bin1, bin2) pairs within one chromosome.
@@ -226,52 +294,19 @@ def chrom_contacts(clr, chrom: str, bin1, bin2, balance: str | None, divisive: b
     ChromContacts
     """
     lo, hi = clr.extent(chrom)
-    nb = hi - lo
-    b1 = np.asarray(bin1, dtype=np.int64)
-    b2 = np.asarray(bin2, dtype=np.int64)
-    qlo, qhi = np.minimum(b1, b2), np.maximum(b1, b2)
-    qkey = qlo * nb + qhi
-    order = np.argsort(qkey, kind="stable")
-    skey = qkey[order]
-    values = np.zeros(qkey.size, dtype=np.float64)
-    row_sums = np.zeros(nb, dtype=np.float64)
-    diag_sums = np.zeros(max_diag + 1, dtype=np.float64)
-    diag_counts = np.zeros(max_diag + 1, dtype=np.int64)
-
     selector = clr.matrix(balance=balance if balance is not None else False,
                           divisive_weights=bool(divisive) if balance is not None else None,
                           as_pixels=True, join=False)
     column = "balanced" if balance is not None else "count"
-    for a, b in _row_blocks(clr, lo, hi, chunksize):
-        pix = selector[a:b, lo:hi]
-        r = pix["bin1_id"].to_numpy(np.int64) - lo
-        c = pix["bin2_id"].to_numpy(np.int64) - lo
-        v = pix[column].to_numpy(np.float64)
-        upper = c >= r  # a square-stored cooler also holds the lower triangle
-        r, c, v = r[upper], c[upper], v[upper]
-        v0 = np.where(np.isfinite(v), v, 0.0)
-        row_sums += np.bincount(r, weights=v0, minlength=nb)
-        off = r != c
-        row_sums += np.bincount(c[off], weights=v0[off], minlength=nb)
-        if max_diag > 0:
-            d = c - r
-            near = d <= max_diag
-            diag_sums += np.bincount(d[near], weights=v0[near], minlength=max_diag + 1)
-            diag_counts += np.bincount(d[near], minlength=max_diag + 1)
-        if skey.size:
-            key = r * nb + c
-            pos = np.searchsorted(skey, key)
-            pos_c = np.minimum(pos, skey.size - 1)
-            hit = skey[pos_c] == key
-            # Several queries can share a key: fill the whole run of equal keys.
-            right = np.searchsorted(skey, key[hit], side="right")
-            left = pos_c[hit]
-            run = right - left
-            idx = np.repeat(left, run) + (np.arange(run.sum()) - np.repeat(np.cumsum(run) - run, run))
-            values[order[idx]] = np.repeat(v[hit], run)
-    # A masked bin is NaN in cooler's dense balanced matrix whether or not a pixel is stored.
-    masked = ~np.isfinite(_bin_factors(clr, lo, hi, balance, divisive))
-    if masked.any() and b1.size:
-        values[masked[np.clip(qlo, 0, nb - 1)] | masked[np.clip(qhi, 0, nb - 1)]] = np.nan
-    return ChromContacts(values=values, row_sums=row_sums, diag_sums=diag_sums,
-                         diag_counts=diag_counts)
+
+    def blocks():
+        for a, b in _row_blocks(clr, lo, hi, chunksize):
+            pix = selector[a:b, lo:hi]
+            r = pix["bin1_id"].to_numpy(np.int64) - lo
+            c = pix["bin2_id"].to_numpy(np.int64) - lo
+            v = pix[column].to_numpy(np.float64)
+            upper = c >= r  # a square-stored cooler also holds the lower triangle
+            yield r[upper], c[upper], v[upper]
+
+    return accumulate_contacts(blocks(), hi - lo, bin1, bin2,
+                               _bin_factors(clr, lo, hi, balance, divisive), max_diag)

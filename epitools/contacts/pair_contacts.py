@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from epitools.contacts import cooler_contacts as cc
+from epitools.contacts.matrix import open_contact_matrix
 from epitools.contacts.powerlaw import (DEFAULT_GAMMA, DEFAULT_GAMMA_REFERENCE, DEFAULT_SCALE,
                                         abc_normalise, fit_powerlaw, powerlaw_contact)
 from epitools.errors import InputError, UsageError
@@ -48,7 +49,7 @@ def pair_geometry(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"tss": tss, "midpoint": mid, "distance": distance}, index=pairs.index)
 
 
-def _hic_contacts(pairs, geo, clr, balance, divisive, tss_hic_contribution, fit_window):
+def _hic_contacts(pairs, geo, clr, tss_hic_contribution, fit_window):
     """Row-normalised Hi-C contact per pair (NaN where it must come from the power law)."""
     res = int(clr.binsize)
     n = len(pairs)
@@ -77,7 +78,7 @@ def _hic_contacts(pairs, geo, clr, balance, divisive, tss_hic_contribution, fit_
     mid_all = geo["midpoint"].to_numpy()
     for chrom, hic_name in names.items():
         idx = np.flatnonzero(cis & (chroms == chrom))
-        nbins = int(clr.extent(hic_name)[1] - clr.extent(hic_name)[0])
+        nbins = clr.nbins(hic_name)
         tb = np.floor(tss_all[idx] / res).astype(np.int64)
         eb = np.floor(mid_all[idx] / res).astype(np.int64)
         inside = (tb >= 0) & (tb < nbins) & (eb >= 0) & (eb < nbins)
@@ -89,8 +90,7 @@ def _hic_contacts(pairs, geo, clr, balance, divisive, tss_hic_contribution, fit_
         right = np.clip(tb + 1, 0, nbins - 1)
         q1 = np.concatenate([tb, left, tb])
         q2 = np.concatenate([eb, tb, right])
-        got = cc.chrom_contacts(clr, hic_name, q1, q2, balance, divisive=bool(divisive),
-                                max_diag=max_diag)
+        got = clr.chrom_contacts(hic_name, q1, q2, max_diag=max_diag)
         sums = got.row_sums
         row_mean = float(sums[sums > 0].mean()) if (sums > 0).any() else 1.0
         norm = row_mean if abs(row_mean - 1) >= 1e-3 else 1.0
@@ -128,14 +128,16 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
     pairs : pandas.DataFrame
         Canonical pairs table (``tss`` column optional).
     cool : str or os.PathLike, optional
-        ``.cool`` / ``.mcool`` file; None gives power-law contacts only.
+        ``.hic``, ``.cool`` or ``.mcool`` file; None gives power-law contacts only.
     resolution : int, optional
-        Resolution of an ``.mcool`` (see :func:`~epitools.contacts.cooler_contacts.open_cooler`).
-    balance : {"auto", "weight", "KR", "VC", "VC_SQRT", "none"}
-        Balancing column.
+        Resolution of a multi-resolution file (see
+        :func:`~epitools.contacts.matrix.open_contact_matrix`).
+    balance : {"auto", "weight", "ICE", "KR", "SCALE", "VC", "VC_SQRT", "none", "NONE"}
+        Balancing column (cooler) or normalisation vector (``.hic``).
     divisive_weights : bool, optional
         Divide (True) or multiply (False) the counts by the column; default cooler's rule
-        (see :func:`~epitools.contacts.cooler_contacts.weights_are_divisive`).
+        for coolers (see :func:`~epitools.contacts.cooler_contacts.weights_are_divisive`),
+        divisive (Juicer's definition) for ``.hic``.
     gamma, scale : float, optional
         Power law of the data; default ABC's K562 fit, or the fit when ``fit``.
     fit : bool
@@ -175,10 +177,9 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
         out.attrs["contacts"] = info
         return out
 
-    clr = cc.open_cooler(cool, resolution)
-    res = int(clr.binsize)
-    bal = cc.choose_balance(clr, balance)
-    divisive = cc.weights_are_divisive(clr, bal, divisive_weights)
+    clr = open_contact_matrix(cool, resolution, balance, divisive_weights)
+    res = clr.binsize
+    bal, divisive = clr.balance, clr.divisive
     if bal is None and divisive_weights is not None:
         log.warning("--divisive-weights/--multiplicative-weights ignored: raw counts are used")
     if fit:
@@ -186,7 +187,7 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
     log.info("Hi-C %s at %d bp, balance: %s", cool, res,
              f"{bal} ({'divisive' if divisive else 'multiplicative'})" if bal else "none (raw counts)")
     contact, nan_dist, diag_sums, diag_counts = _hic_contacts(
-        out, geo, clr, bal, divisive, tss_hic_contribution, fit_window if fit else None)
+        out, geo, clr, tss_hic_contribution, fit_window if fit else None)
     if fit:
         gamma, scale = _fit_on_diagonals(diag_sums, diag_counts, res, fit_window, cool)
     gamma = DEFAULT_GAMMA if gamma is None else gamma
@@ -205,7 +206,8 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
     out["contact"] = contact
     out["contact_norm"] = np.where(finite, norm["hic_contact_pl_scaled_adj"], 0.0)
     out["powerlaw_contact"] = np.where(finite, norm["powerlaw_contact"], 0.0)
-    info.update(source=str(cool), resolution=res, balance=bal or "none", divisive_weights=divisive,
+    info.update(source=str(cool), format=clr.format, resolution=res, balance=bal or "none",
+                divisive_weights=divisive,
                 gamma=gamma, scale=scale, powerlaw_fitted=bool(fit),
                 powerlaw_fallback=int(fallback.sum()))
     out.attrs["contacts"] = info

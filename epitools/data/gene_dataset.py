@@ -49,6 +49,14 @@ def enhancer_features(distance, activity, contact, mask=None) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def gene_inputs(gene_features, promoter_h3k27ac) -> np.ndarray:
+    """Half-life features (G, F) and promoter H3K27ac (G,) → float32 (G, F + 1), the last
+    column log1p(H3K27ac) (EPInformer's "promoter signal")."""
+    signal = np.log1p(np.clip(np.asarray(promoter_h3k27ac, np.float64), 0, None))
+    return np.concatenate([np.asarray(gene_features, np.float32).reshape(len(signal), -1),
+                           signal.astype(np.float32)[:, None]], axis=1)
+
+
 class GeneDataset(Dataset):
     """Genes of a gene-level store as EPInformer inputs.
 
@@ -65,7 +73,8 @@ class GeneDataset(Dataset):
     Each item is a dict:
     ``promoter`` (Lp,) uint8 or (4, Lp) float32; ``enhancers`` (M, Le) uint8 or (M, 4, Le);
     ``enhancer_mask`` (M,) bool (True = a candidate fills the slot); ``features`` (M, 4) float32
-    (see :func:`enhancer_features`); ``gene_features`` (F,) float32; ``expression`` float32
+    (see :func:`enhancer_features`); ``gene_features`` (F + 1,) float32, the F half-life
+    features then log1p(promoter H3K27ac) (0 for a store written before it); ``expression`` float32
     (log1p target, NaN when unknown); ``label`` (the same target, for generic trainers); ``index``.
     """
 
@@ -96,7 +105,7 @@ class GeneDataset(Dataset):
             "enhancer_mask": torch.from_numpy(arrays["enhancer_mask"].astype(bool)),
             "features": torch.from_numpy(enhancer_features(arrays["distance"], arrays["activity"],
                                                            arrays["contact"], arrays["enhancer_mask"])),
-            "gene_features": torch.from_numpy(arrays["gene_features"].astype(np.float32)),
+            "gene_features": torch.from_numpy(gene_inputs(arrays["gene_features"], arrays["promoter_h3k27ac"])),
             "expression": target,
             "label": target.clone(),
             "index": torch.from_numpy(np.array(store_indices, dtype=np.int64)),

@@ -2,9 +2,13 @@
 
 For every gene the store holds the promoter window (centred on the TSS) and up to
 ``max_enhancers`` candidate elements whose centre lies within ``max_distance`` of the
-TSS, nearest first, each as an N-padded window centred on the element, with its distance,
+TSS, nearest first, each in a window centred on the element (``enhancer_context="genome"``:
+the surrounding genome; ``"own"``: the element's own sequence N-padded to the slot, as the
+EPInformer paper), with its distance,
 activity (DNase, H3K27ac), Hi-C contact and coordinates, a mask of the filled slots,
-optional gene features (mRNA half-life, 8 values) and the log-transformed expression.
+optional gene features (mRNA half-life, 8 values), the promoter's H3K27ac (the genes
+table's ``h3k27ac`` column, else the summed H3K27ac of the elements whose centre lies in
+the promoter window) and the log-transformed expression.
 Measured expression comes from the genes table's ``expression`` column or from a separate
 ``gene expression`` table joined by gene name (:func:`read_expression`, :func:`join_expression`).
 
@@ -22,7 +26,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from epitools.data.windows import centred_windows, resolve_geometry
+from epitools.data.windows import centred_windows, element_windows, resolve_geometry
 from epitools.errors import InputError, UsageError
 from epitools.io.atomic import atomic_path
 from epitools.io.genes import (ACTIVITY_COLUMNS, EXPRESSION_TRANSFORMS, check_expression_values,
@@ -35,6 +39,7 @@ from epitools.progress import progress
 log = logging.getLogger(__name__)
 
 N_CODE = 4
+ENHANCER_CONTEXTS = ("genome", "own")
 
 
 def select_candidates(genes: pd.DataFrame, elements: pd.DataFrame, *, max_enhancers: int = 60,
@@ -109,6 +114,36 @@ def _contact_pairs(genes: pd.DataFrame, elements: pd.DataFrame, cand: pd.DataFra
     })
 
 
+def promoter_h3k27ac(genes: pd.DataFrame, elements: pd.DataFrame, promoter_length: int) -> np.ndarray:
+    """H3K27ac of each gene's promoter, shape (G,) float32.
+
+    The genes table's ``h3k27ac`` column when present (NaN read as 0); otherwise the summed
+    H3K27ac of the elements whose centre lies in the promoter window [TSS - L/2, TSS + L/2),
+    the elements :func:`select_candidates` leaves out as the promoter's own.
+    """
+    if "h3k27ac" in genes.columns:
+        return np.nan_to_num(pd.to_numeric(genes["h3k27ac"], errors="coerce").to_numpy(np.float64),
+                             nan=0.0).clip(0, None).astype(np.float32)
+    out = np.zeros(len(genes), np.float64)
+    centres = (elements["start"].to_numpy(np.int64) + elements["end"].to_numpy(np.int64)) // 2
+    signal = elements["h3k27ac"].to_numpy(np.float64)
+    element_chroms = elements["chrom"].to_numpy()
+    gene_chroms = genes["chrom"].to_numpy()
+    tss = genes["tss"].to_numpy(np.int64)
+    half = promoter_length // 2
+    for chrom in np.unique(gene_chroms):
+        on_chrom = np.flatnonzero(element_chroms == chrom)
+        if on_chrom.size == 0:
+            continue
+        order = on_chrom[np.argsort(centres[on_chrom], kind="stable")]
+        cumulative = np.concatenate([[0.0], np.cumsum(signal[order])])
+        gene_idx = np.flatnonzero(gene_chroms == chrom)
+        lo = np.searchsorted(centres[order], tss[gene_idx] - half, side="left")
+        hi = np.searchsorted(centres[order], tss[gene_idx] + half, side="left")
+        out[gene_idx] = cumulative[hi] - cumulative[lo]
+    return out.astype(np.float32)
+
+
 def _open_genome(genome):
     if isinstance(genome, (str, os.PathLike)):
         return Genome(genome)
@@ -119,6 +154,7 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
                      promoter_length: int | None = None, enhancer_length: int | None = None,
                      max_enhancers: int = 60, max_distance: int = 100_000,
                      expression_transform: str = "log1p", expression=None,
+                     enhancer_context: str = "genome",
                      chunk_genes: int = 64, compression: str | None = "blosc") -> Path:
     """Build the gene-level store ``out`` (HDF5) for EPInformer.
 
@@ -152,6 +188,10 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
         Measured expression (``gene expression`` table, see :func:`read_expression`, or a
         Series indexed by gene) replacing the genes table's ``expression`` column; genes
         without a value get NaN and are skipped in training.
+    enhancer_context : {"genome", "own"}
+        What fills an enhancer slot: ``"genome"``, the ``enhancer_length`` bp of genome
+        centred on the element; ``"own"``, the element's own sequence centred and N-padded
+        to the slot (:func:`epitools.data.windows.element_windows`), as the EPInformer paper.
     chunk_genes : int
         Genes encoded and written per step (memory ~ chunk_genes * max_enhancers * enhancer_length).
     compression : str or None
@@ -165,6 +205,9 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
     geometry = resolve_geometry("genes", enhancer_length, promoter_length)
     enhancer_length, promoter_length = geometry.enhancer_length, geometry.promoter_length
     compress = compression_options(compression)
+    if enhancer_context not in ENHANCER_CONTEXTS:
+        raise UsageError(f"enhancer_context must be one of {', '.join(ENHANCER_CONTEXTS)}, "
+                         f"got {enhancer_context!r}")
     if expression_transform not in EXPRESSION_TRANSFORMS:
         raise UsageError(f"expression_transform must be one of {', '.join(EXPRESSION_TRANSFORMS)}, "
                          f"got {expression_transform!r}")
@@ -224,6 +267,7 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
     names = np.full((n_genes, m), "", dtype=object)
     names[gi, slot] = elements["name"].astype(str).to_numpy()[ei]
     expression_raw = genes["expression"].to_numpy(np.float32)
+    promoter_signal = promoter_h3k27ac(genes, elements, promoter_length)
     gene_features = genes[feature_columns].to_numpy(np.float32) if feature_columns else \
         np.zeros((n_genes, 0), np.float32)
 
@@ -240,7 +284,7 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
                  "enhancer_start": starts, "enhancer_end": ends, "gene_features": gene_features,
                  "expression": (np.log1p(expression_raw) if expression_transform == "log1p"
                                 else expression_raw),
-                 "expression_raw": expression_raw, "tss": tss}
+                 "expression_raw": expression_raw, "tss": tss, "promoter_h3k27ac": promoter_signal}
         for key, value in small.items():
             h5.create_dataset(key, data=value, **(compress if value.size else {}))
         h5.create_dataset("enhancer_name", data=names.astype(str).astype(object), dtype=str_dt)
@@ -255,15 +299,16 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
                 filled = mask[lo:hi]
                 if filled.any():
                     rows = np.nonzero(filled)
-                    block[rows] = centred_windows(genome_obj, chroms[lo:hi][rows[0]], starts[lo:hi][filled],
-                                                  ends[lo:hi][filled], enhancer_length)[0]
+                    windows = element_windows if enhancer_context == "own" else centred_windows
+                    block[rows] = windows(genome_obj, chroms[lo:hi][rows[0]], starts[lo:hi][filled],
+                                          ends[lo:hi][filled], enhancer_length)[0]
                 enhancer_ds[lo:hi] = block
                 bar.update(hi - lo)
         from epitools import __version__
 
         h5.attrs.update({
             "kind": "genes", **geometry.attrs(), "compression": compression or "none",
-            "max_enhancers": m, "max_distance": max_distance,
+            "max_enhancers": m, "max_distance": max_distance, "enhancer_context": enhancer_context,
             "expression_transform": expression_transform, "activity_columns": list(ACTIVITY_COLUMNS),
             "gene_feature_columns": feature_columns, "n_genes": n_genes,
             "genome": os.fspath(genome) if isinstance(genome, (str, os.PathLike)) else type(genome).__name__,

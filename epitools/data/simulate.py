@@ -21,7 +21,10 @@ run on without a human genome:
 - ``dnase``/``h3k27ac`` ``.bedGraph`` and ``.bw``: activity over elements.
 - ``truth.json``: motifs (JASPAR IDs, counts), grammar, interactions, each gene's drivers
   with their planted knockout effect (the noise-free drop in log1p(TPM) when the enhancer
-  is removed), parameters and seed.
+  is removed), parameters and seed; ``variants``: the planted variants, their class and
+  expected sign.
+- ``variants.vcf.gz`` (+ ``.tbi``): motif-breaking, neutral and outside-window SNVs and indels
+  (:mod:`epitools.data.simulate_variants`).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ import numpy as np
 import pandas as pd
 
 from epitools import __version__
-from epitools.data import simulate_hic, simulate_motifs, simulate_tracks
+from epitools.data import simulate_hic, simulate_motifs, simulate_tracks, simulate_variants
+from epitools.data import simulate_files
 # PAIR_COLUMNS and SimulationConfig are part of this module's API (``from ...simulate import``)
 from epitools.data.simulate_config import (HALF_LIFE_WEIGHTS, N_HALF_LIFE_FEATURES, PAIR_COLUMNS,  # noqa: F401
                                            SimulationConfig)
@@ -334,6 +338,9 @@ def simulate(out_dir, seed: int = 0, config: SimulationConfig | None = None,
     pairs = pairs_table(cfg, genes, enh, cand, inter, _stream(seed, 6))
     act = _activities(cfg, genes, enh, inter, _stream(seed, 7))
     expression, hl, effects = _expression(cfg, genes, inter, act, _stream(seed, 8))
+    # stage 20: an independent stream, so the planted variants leave every other file unchanged
+    variants = simulate_variants.plant_variants(genome, offsets, chroms, genes, enh, sites, inter, motifs,
+                                                cfg.cell_types[0], _stream(seed, 20))
 
     bar.update()
     ct0 = inter[inter["cell_type"] == cfg.cell_types[0]]
@@ -353,7 +360,8 @@ def simulate(out_dir, seed: int = 0, config: SimulationConfig | None = None,
               for ct in cfg.cell_types}
     files = ["genome.fa", "genome.fa.fai", "chrom.sizes", "enhancers.bed", "promoters.bed",
              "elements.bed", "pairs.tsv", "genes.tsv", "motif_sites.tsv", "dnase.bedGraph",
-             "dnase.bw", "h3k27ac.bedGraph", "h3k27ac.bw", "hic.cool", "hic.mcool", "truth.json"]
+             "dnase.bw", "h3k27ac.bedGraph", "h3k27ac.bw", "hic.cool", "hic.mcool", "truth.json",
+             "variants.vcf.gz", "variants.vcf.gz.tbi"]
     summary = {"out": str(out), "seed": int(seed), "n_chroms": cfg.n_chroms,
                "genome_size": cfg.n_chroms * cfg.chrom_size, "n_genes": len(genes),
                "n_enhancers": len(enh), "n_overlapping_enhancers": int((~enh["is_primary"]).sum()),
@@ -388,7 +396,14 @@ def simulate(out_dir, seed: int = 0, config: SimulationConfig | None = None,
         simulate_hic.write_mcool(tmp / "hic.mcool", tmp / "hic.cool", cfg.mcool_resolutions)
         truth = _truth(cfg, seed, motifs, genes, enh, inter, effects, expression,
                        {k: v for k, v in summary.items() if k != "out"})
+        simulate_variants.write_vcf(tmp / "variants.vcf.gz", variants, chrom_sizes)
+        truth["variants"] = simulate_variants.truth_records(variants)
         (tmp / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+        # after truth.json, so the files it lists (and every earlier file) stay byte-identical
+        summary["files"] = summary["files"] + simulate_files.write_genome_mode_files(
+            tmp, seed, genes, enh, act, chrom_sizes)
+        simulate_hic.write_hic_from_cool(tmp / "hic.hic", tmp / "hic.cool")
+        summary["files"] = summary["files"] + ["hic.hic"]
     bar.update()
     bar.close()
 

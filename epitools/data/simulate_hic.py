@@ -175,3 +175,15 @@ def write_mcool(path, base_cool, resolutions, balance: bool = True) -> None:
             for res in resolutions:
                 _store_weights(f[f"resolutions/{res}"])
     _make_reproducible(path)
+
+
+
+def write_hic_from_cool(path, cool_path) -> Path:
+    """Write the contacts of a single-resolution ``.cool`` as a ``.hic`` (v9).
+
+    Its ICE ``weight`` column becomes the divisive ``ICE`` normalisation (``1 / weight``),
+    so balanced contacts read from either file agree (to float32, the v9 vector precision).
+    """
+    from epitools.contacts.hic_write import cool_to_hic
+
+    return cool_to_hic(cool_path, path, assembly="sim")

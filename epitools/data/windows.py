@@ -238,6 +238,33 @@ def centred_windows(genome, chroms, starts, ends, length: int, shifts=None):
     return codes, element_in_window(starts, ends, win, length), padded
 
 
+def element_windows(genome, chroms, starts, ends, length: int):
+    """Each element's own sequence, centred in a slot of ``length`` and N-padded.
+
+    EPInformer's enhancer slots (Lin et al. 2024): the bases outside the element are N, not
+    the surrounding genome; an element longer than ``length`` keeps its central ``length`` bp.
+
+    Parameters
+    ----------
+    genome : epitools.io.genome.Genome
+    chroms : array-like of str, shape (n,)
+    starts, ends : array-like of int, shape (n,)
+    length : int
+
+    Returns
+    -------
+    codes : numpy.ndarray
+        uint8 base codes, shape (n, length); N outside the element and past a chromosome end.
+    elements : numpy.ndarray
+        int32, shape (n, 2): each element's start/end inside its slot.
+    """
+    codes, elements, _ = centred_windows(genome, chroms, starts, ends, length)
+    position = np.arange(length)
+    outside = (position < elements[:, :1]) | (position >= elements[:, 1:])
+    codes[outside] = 4
+    return codes, elements
+
+
 def has_inline_sequences(columns) -> bool:
     """True when a pairs table carries ``enhancer_seq`` and ``promoter_seq`` columns."""
     return {"enhancer_seq", "promoter_seq"} <= set(columns)
@@ -261,21 +288,28 @@ def check_elements(genome, chunk: pd.DataFrame, source=None, first_row: int = 0)
             try:
                 size = genome.chrom_sizes[genome.resolve(chrom)]
             except GenomeError as exc:
-                raise InputError(_record(chunk, rows[0], first_row) + f": {exc.message} [{genome.path}]",
-                                 path=source, field=field) from exc
+                where, line = _record(chunk, rows[0], first_row)
+                raise InputError(where + f"{exc.message} [{genome.path}]", path=source, line=line,
+                                 field=field) from exc
             # a TSS (start == end) is a position; an element needs one base inside [0, size)
             outside = (np.maximum(ends[rows], starts[rows] + 1) <= 0) | (starts[rows] >= size)
             if outside.any():
                 i = rows[np.flatnonzero(outside)[0]]
-                raise InputError(_record(chunk, i, first_row)
-                                 + f": {side} {chrom}:{starts[i]}-{ends[i]} lies outside {chrom} "
+                where, line = _record(chunk, i, first_row)
+                raise InputError(where + f"{side} {chrom}:{starts[i]}-{ends[i]} lies outside {chrom} "
                                  f"({size:,} bp in {genome.path}); wrong genome build?",
-                                 path=source, field=f"{side}_start")
+                                 path=source, line=line, field=f"{side}_start")
 
 
-def _record(chunk: pd.DataFrame, i: int, first_row: int) -> str:
+def _record(chunk: pd.DataFrame, i: int, first_row: int) -> tuple[str, int | None]:
+    """Where row ``i`` of a chunk came from: its file line when the reader recorded it
+    (``chunk.attrs["source_lines"]``), else its record number; plus the pair id."""
     pair_id = chunk["pair_id"].iloc[i] if "pair_id" in chunk.columns else None
-    return f"record {first_row + i + 1}" + (f" (pair_id {pair_id})" if pair_id is not None else "")
+    named = f"pair_id {pair_id}: " if pair_id is not None else ""
+    lines = chunk.attrs.get("source_lines")
+    if lines is not None and len(lines) == len(chunk):
+        return named, int(lines[i])
+    return f"record {first_row + i + 1}" + (f" ({named[:-2]})" if named else "") + ": ", None
 
 
 def pair_windows(chunk: pd.DataFrame, geometry: Geometry, genome=None, *, rows=None,

@@ -10,6 +10,8 @@ add a ``resume`` dict (optimizer, epoch, history, random states) used by ``--res
 from __future__ import annotations
 
 import logging
+import re
+import zlib
 from pathlib import Path
 
 import torch
@@ -54,12 +56,37 @@ def make_checkpoint(model: torch.nn.Module, name: str, encoding: str, provenance
     return ckpt
 
 
+class Checkpoint(dict):
+    """A loaded checkpoint: the plain dict of the format, plus ``path``, the file it came from
+    (an attribute, not a key: it is never saved), for messages about it."""
+
+    path: Path | None = None
+
+
 def save_checkpoint(ckpt: dict, path) -> Path:
-    """Write ``ckpt`` to ``path`` atomically (a crash leaves the previous file intact)."""
+    """Write ``ckpt`` to ``path`` atomically (a crash leaves the previous file intact).
+
+    torch writes through a Python file so that a full disk is an ``OSError`` (then an
+    ``OutputError`` naming ``path``), not a bare ``RuntimeError`` of its zip writer.
+    """
     path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(ckpt, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(dict(ckpt), fh)
     return path
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in our words: never torch's advice to load
+    the file with ``weights_only=False``, which runs whatever code the file holds."""
+    text = str(exc)
+    match = re.search(r"GLOBAL\s+([\w.]+)", text)
+    if match:
+        return (f"refused: the file holds a Python object ({match.group(1)}) that loading would run "
+                "as code; epitools checkpoints hold only tensors and plain values, so it was not "
+                "written by epitools or has been altered")
+    if "zip archive" in text or isinstance(exc, (EOFError, zlib.error)):
+        return "truncated or corrupt (not a complete torch zip archive)"
+    return "not a torch checkpoint (neither a torch zip archive nor a pickle of tensors)"
 
 
 def load_checkpoint(path, encoding: str | None = None, map_location="cpu") -> dict:
@@ -75,9 +102,15 @@ def load_checkpoint(path, encoding: str | None = None, map_location="cpu") -> di
     Raises
     ------
     InputError
-        The file is missing, unreadable, or not a checkpoint of this format.
+        The file is missing, unreadable, truncated, holds objects a weights-only load refuses,
+        or is not a checkpoint of this format.
     ModelError
         The encodings do not match.
+
+    Returns
+    -------
+    Checkpoint
+        The checkpoint dict, with ``.path``.
     """
     path = Path(path)
     if not path.is_file():
@@ -85,7 +118,7 @@ def load_checkpoint(path, encoding: str | None = None, map_location="cpu") -> di
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-        raise InputError(f"cannot read checkpoint: {exc}", path=path) from exc
+        raise InputError(f"cannot read checkpoint: {_load_failure(exc)}", path=path) from None
     if not isinstance(ckpt, dict):
         raise InputError("not an epitools checkpoint (not a dict)", path=path)
     missing = [k for k in REQUIRED_KEYS if k not in ckpt]
@@ -96,7 +129,9 @@ def load_checkpoint(path, encoding: str | None = None, map_location="cpu") -> di
         raise ModelError(f"{path}: checkpoint format {ckpt['format_version']} is newer than this "
                          f"epitools understands ({FORMAT_VERSION}); upgrade epitools")
     check_encoding(ckpt, encoding, path)
-    return ckpt
+    loaded = Checkpoint(ckpt)
+    loaded.path = path
+    return loaded
 
 
 def check_encoding(ckpt: dict, encoding: str | None, source=None) -> None:

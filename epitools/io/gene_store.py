@@ -4,7 +4,9 @@ enhancers per gene. Building one is :func:`epitools.data.gene_store.build_gene_s
 Layout (G genes, M = max_enhancers slots, L = window length)::
 
     promoter        (G, Lp)       uint8  base codes (A=0 C=1 G=2 T=3 N=4)
-    enhancers       (G, M, Le)    uint8  base codes; empty slots are all N
+    enhancers       (G, M, Le)    uint8  base codes; empty slots are all N (attr
+                                         ``enhancer_context``: ``genome`` windows, or ``own``
+                                         element sequences N-padded to Le)
     enhancer_mask   (G, M)        bool   True where a slot holds a candidate
     distance        (G, M)        int32  |element centre - TSS| in bp (0 when empty)
     activity        (G, M, 2)     float32  DNase, H3K27ac of the element (0 when empty)
@@ -12,6 +14,7 @@ Layout (G genes, M = max_enhancers slots, L = window length)::
     enhancer_name   (G, M)        str    element name ('' when empty)
     enhancer_start  (G, M)        int64  element start (-1 when empty); enhancer_end likewise
     gene_features   (G, F)        float32  e.g. hl_1..hl_8 (F = 0 when absent)
+    promoter_h3k27ac (G,)         float32  H3K27ac of the promoter (stores written before it: read as 0)
     expression      (G,)          float32  log1p(expression) (or as given); NaN when unknown
     expression_raw  (G,)          float32
     gene chrom strand (G,) str;  tss (G,) int64
@@ -27,6 +30,7 @@ import os
 from pathlib import Path
 
 import h5py
+import hdf5plugin  # noqa: F401  registers the Blosc filter: blosc gene stores are read here
 import numpy as np
 import pandas as pd
 
@@ -45,7 +49,9 @@ class GeneStore:
     """
 
     ARRAYS = ("promoter", "enhancers", "enhancer_mask", "distance", "activity", "contact",
-              "gene_features", "expression")
+              "gene_features", "expression", "promoter_h3k27ac")
+    # Datasets added after the first stores: absent ones read as zeros of shape (n,).
+    OPTIONAL = ("promoter_h3k27ac",)
 
     def __init__(self, path):
         self.path = Path(path)
@@ -75,6 +81,9 @@ class GeneStore:
         h5 = self._file()
         out = {}
         for key in keys:
+            if key in self.OPTIONAL and key not in h5:
+                out[key] = np.zeros(indices.size, np.float32)
+                continue
             if not unique.size:
                 out[key] = h5[key][:0]
                 continue

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from epitools.errors import InputError
+from epitools.io.pairs.text import naming_bad_bytes
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def read_genes(path, expression_transform: str = "log1p") -> pd.DataFrame:
         One row per gene; ``tss`` int64 (0-based), ``strand`` ('+' when absent),
         ``expression`` float64 (NaN when absent).
     """
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["", "NA", "nan"])
+    with naming_bad_bytes(path):
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["", "NA", "nan"])
     missing = [c for c in GENE_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}",
@@ -96,7 +98,7 @@ def check_expression_values(values: np.ndarray, path, lines: np.ndarray, transfo
 
 def _delimiter(path) -> str:
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt") as fh:
+    with naming_bad_bytes(path), opener(path, "rt") as fh:
         header = fh.readline()
     # A header without tabs but with commas is CSV; anything else is read as TSV.
     return "," if "\t" not in header and "," in header else "\t"
@@ -117,8 +119,9 @@ def read_expression(path, expression_transform: str = "log1p") -> pd.Series:
         Missing column, a value that is not a number, a negative value with the ``log1p``
         transform, or a gene listed twice (naming the file, line and field).
     """
-    df = pd.read_csv(path, sep=_delimiter(path), dtype=str, keep_default_na=False,
-                     na_values=["", "NA", "nan", "NaN"])
+    sep = _delimiter(path)
+    with naming_bad_bytes(path):
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=["", "NA", "nan", "NaN"])
     missing = [c for c in ("gene", "expression") if c not in df.columns]
     if missing:
         raise InputError(f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}",
@@ -182,14 +185,14 @@ def read_elements(path) -> pd.DataFrame:
 
     A first line starting with ``#`` or whose second field is not an integer is a header.
     """
-    with open(path) as fh:
-        first = fh.readline().rstrip("\n").split("\t")
-    has_header = first[0].startswith("#") or len(first) < 2 or not first[1].strip().isdigit()
+    with naming_bad_bytes(path):
+        with open(path) as fh:
+            first = fh.readline().rstrip("\n").split("\t")
+        has_header = first[0].startswith("#") or len(first) < 2 or not first[1].strip().isdigit()
+        df = pd.read_csv(path, sep="\t", dtype=str, header=0 if has_header else None, keep_default_na=False)
     if has_header:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
         df.columns = [c.lstrip("#") for c in df.columns]
     else:
-        df = pd.read_csv(path, sep="\t", dtype=str, header=None, keep_default_na=False)
         df.columns = list(ELEMENT_COLUMNS[: df.shape[1]]) + [f"extra_{i}" for i in
                                                               range(df.shape[1] - len(ELEMENT_COLUMNS))]
     header_lines = 1 if has_header else 0

@@ -22,6 +22,7 @@ attrs: ``kind="pairs"``, ``encoding``, ``k``, ``enhancer_length``,
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import h5py
@@ -217,6 +218,22 @@ class PairStore:
         return [name for name, obj in self.h5.items() if isinstance(obj, h5py.Dataset)]
 
     def _read_dataset(self, ds: h5py.Dataset, order: np.ndarray, runs) -> np.ndarray:
+        with self.naming_corrupt_data(ds.name):
+            return self._read_runs(ds, order, runs)
+
+    @contextlib.contextmanager
+    def naming_corrupt_data(self, dataset: str):
+        """Undecompressable chunks and undecodable strings while reading ``dataset`` become an
+        ``InputError`` naming the store and the dataset."""
+        try:
+            yield
+        except UnicodeDecodeError:
+            raise InputError("undecodable text (not UTF-8)", path=self.path, field=dataset.lstrip("/")) from None
+        except OSError as exc:  # h5py: a chunk that fails to decompress or read
+            raise InputError(f"corrupt or truncated data ({exc})", path=self.path,
+                             field=dataset.lstrip("/")) from None
+
+    def _read_runs(self, ds: h5py.Dataset, order: np.ndarray, runs) -> np.ndarray:
         out = np.empty((len(order),) + ds.shape[1:], dtype=ds.dtype if ds.dtype.kind != "O" else object)
         pos = 0
         for lo, hi, take in runs:
@@ -252,7 +269,11 @@ class PairStore:
         """
         fields = self.fields if fields is None else list(fields)
         if indices is None:
-            return {f: self._decode(self.h5[f][:]) for f in fields}
+            out = {}
+            for f in fields:
+                with self.naming_corrupt_data(f):
+                    out[f] = self._decode(self.h5[f][:])
+            return out
         indices = np.asarray(indices, dtype=np.int64).ravel()
         n = len(self)
         if indices.size and (indices.min() < 0 or indices.max() >= n):
@@ -281,11 +302,13 @@ class PairStore:
         cols = {}
         if grp is not None:
             for name, ds in grp.items():
-                cols[name] = self._decode(ds[:] if indices is None else ds[:][np.asarray(indices)])
+                with self.naming_corrupt_data(ds.name):
+                    cols[name] = self._decode(ds[:] if indices is None else ds[:][np.asarray(indices)])
         for name in ("pair_id", "label", "source_row"):
             if name in self.h5:
                 ds = self.h5[name]
-                cols[name] = self._decode(ds[:] if indices is None else ds[:][np.asarray(indices)])
+                with self.naming_corrupt_data(ds.name):
+                    cols[name] = self._decode(ds[:] if indices is None else ds[:][np.asarray(indices)])
         return pd.DataFrame(cols)
 
 

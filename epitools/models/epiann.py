@@ -14,6 +14,9 @@ each enhancer position) and r_E (m, F) (enhancer seen from each promoter positio
 interaction matrix P = r_E W r_Pᵀ + b (m, n) is top-K pooled (K = 32) → FC 32 ReLU →
 Dropout → FC → logit. Two regression heads (FC 128 → FC 64 → FC 2, ReLU) predict the element
 start/end from flattened r_E and r_P. Loss L_coor + λ·BCE with λ = 10; Adam 1e-3; batch 32.
+Schedule (paper): 90 epochs with early stopping (``epochs`` 90; ``patience`` 10 is our choice,
+the paper does not give one), on a stratified random 90/10 train/test split of the
+20×-augmented pairs (``--split stratified``; validation drawn from the training 90 %).
 Sizes and initialisation (truncated normal σ = 0.1, biases 0.1) are those of the
 authors' public script.
 
@@ -61,6 +64,8 @@ class EPIANN(PairModel):
         "hidden": 32,
         "coord_hidden": (128, 64),
         "coord_lambda": 10.0,
+        "epochs": 90,
+        "patience": 10,
         "lr": 1e-3,
         "weight_decay": 0.0,
         "batch_size": 32,

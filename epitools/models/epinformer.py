@@ -12,7 +12,9 @@ Architecture (paper defaults, ``d_model = 64``):
 * interaction encoder: 3 pre-LayerNorm transformer layers, 4 heads; the promoter token
   attends to every enhancer, an enhancer only to the promoter and itself, padded slots to
   nothing;
-* predictor: 3 dense layers on the promoter token plus the gene features (mRNA half-life).
+* predictor: 3 dense layers on the promoter token plus the gene features (mRNA half-life)
+  and, in the activity variants, the promoter's H3K27ac (log1p; "the promoter signal" of the
+  paper's Fig. 1a; hparam ``promoter_signal``).
 
 Variants (hparam ``variant``): ``promoter-only`` (enhancers masked, no features), ``PE``
 (distance), ``PE-Activity`` (+ DNase, H3K27ac), ``PE-Activity-HiC`` (+ contact; 447k
@@ -202,6 +204,7 @@ class EPInformer(nn.Module):
         "n_heads": 4,
         "max_enhancers": 60,
         "n_gene_features": 8,
+        "promoter_signal": True,
         "dropout": 0.0,
         "lr": 5e-4,
         "weight_decay": 1e-6,
@@ -236,6 +239,8 @@ class EPInformer(nn.Module):
         self.enhancer_length = self.promoter_length = int(enhancer_length)
         self.n_features = VARIANT_FEATURES[hp["variant"]]
         self.n_gene_features = int(hp["n_gene_features"])
+        # The paper feeds the promoter's H3K27ac to the activity variants' predictor only.
+        self.uses_promoter_signal = bool(hp["promoter_signal"]) and self.n_features >= 3
 
         self.sequence_encoder = ResidualSequenceEncoder()
         pooled = enhancer_length // POOLED
@@ -253,7 +258,8 @@ class EPInformer(nn.Module):
                                     nn.Conv1d(d, d, 1), nn.ReLU())
         self.layers = nn.ModuleList(InteractionLayer(d, int(hp["n_heads"]), float(hp["dropout"]))
                                     for _ in range(int(hp["n_layers"])))
-        self.predictor = nn.Sequential(nn.Linear(d + self.n_gene_features, 128), nn.ReLU(),
+        self.predictor = nn.Sequential(nn.Linear(d + self.n_gene_features + self.uses_promoter_signal, 128),
+                                       nn.ReLU(),
                                        nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 1))
 
     # -- element embeddings --------------------------------------------------------------
@@ -337,7 +343,11 @@ class EPInformer(nn.Module):
         promoter_embedding : (B, d_model)
         enhancer_mask : (B, M) bool, True where a slot holds a candidate
         features : (B, M, >= n_features) float, channels distance, DNase, H3K27ac, contact
-        gene_features : (B, n_gene_features) float; None or width 0 means zeros
+        gene_features : (B, n_gene_features + 1) float
+            Half-life features then log1p(promoter H3K27ac), as
+            :class:`~epitools.data.gene_dataset.GeneDataset` gives them; width
+            ``n_gene_features`` (no promoter signal), 1 (promoter signal only) or 0 / None
+            fill the missing part with zeros.
 
         Returns
         -------
@@ -348,15 +358,31 @@ class EPInformer(nn.Module):
         tokens, attention = self.interact(enhancer_embedding, promoter_embedding,
                                           enhancer_mask=enhancer_mask, features=features)
         head_input = tokens[:, 0]
-        if self.n_gene_features:
-            if gene_features is None or gene_features.shape[-1] == 0:
-                # A store without gene features: zeros, so one model config fits both kinds.
-                gene_features = head_input.new_zeros((head_input.shape[0], self.n_gene_features))
-            if gene_features.shape[-1] != self.n_gene_features:
-                raise UsageError(f"EPInformer expects {self.n_gene_features} gene features "
-                                 f"(n_gene_features), got {gene_features.shape[-1]}")
-            head_input = torch.cat([head_input, gene_features.to(head_input.dtype)], dim=-1)
+        extra = self.gene_inputs(gene_features, head_input)
+        if extra.shape[-1]:
+            head_input = torch.cat([head_input, extra], dim=-1)
         return {"prediction": self.predictor(head_input).squeeze(-1), "attention": attention}
+
+    def gene_inputs(self, gene_features: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+        """The predictor's gene inputs (B, n_gene_features [+ 1 promoter signal]) from
+        ``gene_features`` of any accepted width (see :meth:`forward_embedded`)."""
+        n, b = self.n_gene_features, like.shape[0]
+        width = 0 if gene_features is None else gene_features.shape[-1]
+        zeros = like.new_zeros((b, 1))
+        if width == 0:
+            half_life, signal = like.new_zeros((b, n)), zeros
+        elif width == n + 1:
+            half_life, signal = gene_features[:, :n], gene_features[:, n:]
+        elif width == n:
+            half_life, signal = gene_features, zeros
+        elif width == 1:
+            # A store without half-life features: zeros, so one model config fits both kinds.
+            half_life, signal = like.new_zeros((b, n)), gene_features
+        else:
+            raise UsageError(f"EPInformer expects {n} gene features (n_gene_features), optionally "
+                             f"followed by the promoter signal; got {width}")
+        parts = [half_life.to(like.dtype)] + ([signal.to(like.dtype)] if self.uses_promoter_signal else [])
+        return torch.cat(parts, dim=-1)
 
     def forward(self, promoter: torch.Tensor, enhancers: torch.Tensor,
                 enhancer_mask: torch.Tensor | None = None, features: torch.Tensor | None = None,

@@ -7,16 +7,25 @@ Inputs
 extras ``enhancer_signal`` (N, n_bins, n_tracks) and ``promoter_signal`` (N, n_bins', n_tracks)
 float32 are required.
 
-Architecture, per branch (separate weights): trainable 6-mer embedding (4097 × 100, optionally
-initialised from a pre-trained matrix such as dna2vec, hparam ``embedding_path``) → Conv1d(64,
+Architecture, per branch (separate weights): trainable 6-mer embedding (4097 × D, optionally
+initialised from a pre-trained (4**k + 1, D) ``.npy`` matrix, hparam ``embedding_file``; the paper
+uses DNABERT's 6-mer token embeddings, D = 768, exported with
+``epitools.models.layers.kmer_matrix_from_tokens``; dna2vec's 100-d 6-mer vectors are the
+documented alternative; D follows the file) → Conv1d(64,
 width 40) → ReLU → MaxPool(20) → bidirectional GRU (50 per direction) → multi-head self-
 attention (4 heads, residual + LayerNorm) → max over positions → BatchNorm → Dropout → FC →
 ReLU: a ``branch_dim`` vector. Fusion: [e, p, |e − p|, e ⊙ p] (+ the signal vectors) →
 BatchNorm → Dropout → FC → ReLU → FC → logit. Epigenomic branch, per element: per-bin MLP
 (n_tracks → signal_dim → signal_dim) → multi-head self-attention (residual + LayerNorm) → mean
 over bins. PGD perturbs the token embeddings (``enhancer_delta`` / ``promoter_delta``, see
-``epitools.training.adversarial``). The training loop pre-trains on pooled cell lines and then
-fine-tunes (paper: 15 + 10 epochs, Adam lr 1e-3).
+``epitools.training.adversarial``): the paper's Eq. 11, sign steps clipped to the L∞ ball
+(``adv_norm`` "linf"; ε, α, K are our choice, the paper gives none).
+
+Schedule (paper, "Training strategy"): pre-train on the pooled cell lines for 15 epochs, then
+fine-tune on the target line for 10 epochs, Adam lr 1e-3: ``pretrain_epochs`` / ``finetune_epochs``
+/ ``finetune_lr``, run by ``epi-train --strategy pretrain-finetune``
+(``epitools.training.strategy``). A single-stage run trains ``epochs`` = 15 with ``patience`` 15
+(the paper trains fixed epochs; the best validation epoch is kept).
 
 Choices the paper leaves open: the conv/GRU sizes follow EPI-DLMH, which EPIPDLF extends; 4
 attention heads; max pooling over positions; the matching-heuristic fusion; ``branch_dim`` 64,
@@ -34,16 +43,16 @@ from torch import nn
 from epitools.data.windows import PAIR_WINDOWS
 from epitools.errors import UsageError
 from epitools.models.base import PairModel
-from epitools.models.layers import conv_length, kmer_embedding, pool_length
+from epitools.models.layers import conv_length, kmer_embedding, pool_length, pretrained_embedding
 from epitools.models.registry import register
 
 
 class SequenceTower(nn.Module):
     """k-mer ids (N, T) → (N, branch_dim), plus per-position attention (N, T')."""
 
-    def __init__(self, hp: dict):
+    def __init__(self, hp: dict, matrix: torch.Tensor | None = None):
         super().__init__()
-        self.embedding = kmer_embedding(hp["k"], hp["embedding_dim"], hp["embedding_path"])
+        self.embedding = kmer_embedding(hp["k"], hp["embedding_dim"], matrix=matrix)
         self.conv = nn.Sequential(nn.Conv1d(hp["embedding_dim"], hp["filters"], hp["kernel"]), nn.ReLU(),
                                   nn.MaxPool1d(hp["pool"], hp["pool"]))
         self.gru = nn.GRU(hp["filters"], hp["gru_hidden"], batch_first=True, bidirectional=True)
@@ -91,6 +100,7 @@ class EPIPDLF(PairModel):
     default_hparams = {
         "k": 6,
         "embedding_dim": 100,
+        "embedding_file": None,
         "embedding_path": None,
         "embedding_source": None,
         "filters": 64,
@@ -104,11 +114,15 @@ class EPIPDLF(PairModel):
         "n_signal_tracks": 0,
         "signal_dim": 32,
         "signal_heads": 4,
-        "adv_epsilon": 1.0,
-        "adv_alpha": 0.3,
+        "adv_norm": "linf",
+        "adv_epsilon": 0.01,
+        "adv_alpha": 0.004,
         "adv_steps": 3,
+        "epochs": 15,
+        "patience": 15,
         "pretrain_epochs": 15,
         "finetune_epochs": 10,
+        "finetune_lr": 1e-3,
         "lr": 1e-3,
         "weight_decay": 0.0,
         "batch_size": 64,
@@ -117,12 +131,13 @@ class EPIPDLF(PairModel):
     def __init__(self, enhancer_length: int = PAIR_WINDOWS[0], promoter_length: int = PAIR_WINDOWS[1], **hparams):
         super().__init__(enhancer_length, promoter_length, **hparams)
         hp = self.hparams
+        matrix = pretrained_embedding(hp, hparams)
         for length in (enhancer_length, promoter_length):
             if pool_length(conv_length(self.input_length(length), hp["kernel"]), hp["pool"]) < 1:
                 raise UsageError(f"epipdlf: a {length} bp window is too short for conv width "
                                  f"{hp['kernel']} and pool {hp['pool']}")
-        self.enhancer_tower = SequenceTower(hp)
-        self.promoter_tower = SequenceTower(hp)
+        self.enhancer_tower = SequenceTower(hp, matrix)
+        self.promoter_tower = SequenceTower(hp, matrix)
         fused = 4 * hp["branch_dim"]
         self.n_signal_tracks = int(hp["n_signal_tracks"])
         if self.n_signal_tracks > 0:
@@ -131,7 +146,6 @@ class EPIPDLF(PairModel):
             fused += 2 * hp["signal_dim"]
         self.head = nn.Sequential(nn.BatchNorm1d(fused), nn.Dropout(hp["dropout"]),
                                   nn.Linear(fused, hp["hidden"]), nn.ReLU(), nn.Linear(hp["hidden"], 1))
-        self._record_embedding_source()
 
     def embed_tokens(self, x: torch.Tensor, which: str = "enhancer") -> torch.Tensor:
         """k-mer ids (N, T) → token embeddings (N, T, D): the tensor PGD perturbs."""

@@ -172,7 +172,9 @@ def load_kmer_embedding(path, k: int, dim: int | None = None) -> torch.Tensor:
     """A pre-trained k-mer embedding matrix from a ``.npy`` or whitespace text file.
 
     Row 0 is the N-containing token, row ``1 + i`` the i-th k-mer in lexicographic order
-    over ACGT, so the matrix has ``4**k + 1`` rows.
+    over ACGT, so the matrix has ``4**k + 1`` rows and any number D of columns. dna2vec's
+    6-mer vectors (100 d) and DNABERT's 6-mer token embeddings (768 d, the EPIPDLF paper's;
+    see :func:`kmer_matrix_from_tokens`) both fit.
 
     Parameters
     ----------
@@ -207,15 +209,87 @@ def load_kmer_embedding(path, k: int, dim: int | None = None) -> torch.Tensor:
     return torch.as_tensor(matrix, dtype=torch.float32)
 
 
-def kmer_embedding(k: int, dim: int, path=None) -> nn.Embedding:
+def kmer_matrix_from_tokens(tokens, vectors, k: int, unknown_token: str = "[UNK]") -> np.ndarray:
+    """Reorder a tokenizer's embedding table into the ``(4**k + 1, D)`` layout of the models.
+
+    DNABERT (6-mer) export, e.g. with the ``transformers`` package::
+
+        model = AutoModel.from_pretrained("zhihan1996/DNA_bert_6")
+        tokens = [t.strip() for t in open(f"{model_dir}/vocab.txt")]
+        vectors = model.embeddings.word_embeddings.weight.detach().numpy()   # (4101, 768)
+        np.save("dnabert_6mer.npy", kmer_matrix_from_tokens(tokens, vectors, k=6))
+
+    then ``epi-train --hparam embedding_file=dnabert_6mer.npy``.
+
+    Parameters
+    ----------
+    tokens : sequence of str
+        Token of each row of ``vectors`` (the vocabulary in id order); special tokens allowed.
+    vectors : array-like
+        (V, D) embedding table.
+    k : int
+        k-mer size.
+    unknown_token : str
+        Token whose vector becomes row 0 (N-containing k-mers); zeros when absent.
+
+    Returns
+    -------
+    np.ndarray
+        (4**k + 1, D) float32: row 0 ``unknown_token``, then the k-mers in ACGT order.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(tokens) != vectors.shape[0]:
+        raise InputError(f"{len(tokens)} tokens for an embedding table of shape {vectors.shape}",
+                         field="tokens")
+    index = {token.upper(): i for i, token in enumerate(tokens)}
+    codes = np.arange(4**k)[:, None] // (4 ** np.arange(k - 1, -1, -1))[None, :] % 4
+    kmers = ["".join("ACGT"[c] for c in row) for row in codes]
+    missing = [kmer for kmer in kmers if kmer not in index]
+    if missing:
+        raise InputError(f"{len(missing)} of the {4**k} {k}-mers have no token (first: {missing[0]})",
+                         field="tokens")
+    out = np.zeros((4**k + 1, vectors.shape[1]), dtype=np.float32)
+    if unknown_token.upper() in index:
+        out[0] = vectors[index[unknown_token.upper()]]
+    out[1:] = vectors[[index[kmer] for kmer in kmers]]
+    return out
+
+
+def pretrained_embedding(hp: dict, given: dict) -> torch.Tensor | None:
+    """The pre-trained matrix named by the ``embedding_file`` (or older ``embedding_path``) hparam.
+
+    Its width sets ``hp["embedding_dim"]`` unless ``given`` (the caller's hparams) sets another,
+    which is an ``InputError``. After loading, both names are cleared and the file is kept as
+    ``embedding_source``: the weights travel in the checkpoint, so rebuilding from saved hparams
+    needs no file.
+
+    Returns
+    -------
+    torch.Tensor or None
+        (4**k + 1, D), or None without a file.
+    """
+    path = hp.get("embedding_file") or hp.get("embedding_path")
+    if not path:
+        return None
+    matrix = load_kmer_embedding(path, hp["k"], given.get("embedding_dim"))
+    hp["embedding_dim"] = int(matrix.shape[1])
+    hp["embedding_source"] = str(path)
+    hp["embedding_file"] = hp["embedding_path"] = None
+    return matrix
+
+
+def kmer_embedding(k: int, dim: int, path=None, matrix: torch.Tensor | None = None) -> nn.Embedding:
     """Trainable token embedding over ``4**k + 1`` k-mer ids, optionally pre-trained.
 
-    Without ``path`` the rows are drawn N(0, 1/dim) so token vectors start with unit-scale norm.
+    ``matrix`` (4**k + 1, dim) or the file ``path`` gives the initial rows; without either they
+    are drawn N(0, 1/dim) so token vectors start with unit-scale norm.
     """
     embedding = nn.Embedding(4**k + 1, dim)
     with torch.no_grad():
-        if path:
-            embedding.weight.copy_(load_kmer_embedding(path, k, dim))
+        if matrix is None and path:
+            matrix = load_kmer_embedding(path, k, dim)
+        if matrix is not None:
+            embedding.weight.copy_(matrix)
         else:
             embedding.weight.normal_(0.0, 1.0 / math.sqrt(dim))
     return embedding

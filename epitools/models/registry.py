@@ -85,9 +85,18 @@ def model_from_checkpoint(ckpt: dict, device="cpu"):
     """
     from epitools.errors import ModelError
 
-    model = build_model(ckpt["model"], **ckpt["hparams"])
+    # a loaded Checkpoint knows its file (epitools.io.checkpoint); a plain dict does not
+    where = f"{ckpt.path}: " if getattr(ckpt, "path", None) is not None else ""
+    try:
+        model = build_model(ckpt["model"], **ckpt["hparams"])
+    except UsageError as exc:
+        raise ModelError(f"{where}checkpoint names {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{where}checkpoint hyperparameters do not fit model '{ckpt['model']}' "
+                         f"(was the checkpoint relabelled?): {exc}") from exc
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
-        raise ModelError(f"checkpoint weights do not fit model '{ckpt['model']}': {exc}") from exc
+        raise ModelError(f"{where}checkpoint weights do not fit model '{ckpt['model']}' "
+                         f"(was the checkpoint relabelled?): {exc}") from exc
     return model.to(device).eval()

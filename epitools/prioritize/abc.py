@@ -14,130 +14,12 @@ import numpy as np
 import pandas as pd
 
 from epitools.errors import InputError, UsageError
+# The activity math lives in epitools.regions.activity (epi-candidates activity uses it too);
+# its names stay importable from here.
+from epitools.regions.activity import (PROMOTER_CLASSES, element_activity,  # noqa: F401
+                                       quantile_normalise, read_qnorm_reference, rpm)
 
 log = logging.getLogger(__name__)
-
-PROMOTER_CLASSES = ("promoter", "tss")
-
-
-def rpm(counts, total: float | None = None) -> np.ndarray:
-    """Reads per million: ``1e6 × counts / total`` (total: the sum of ``counts`` by default)."""
-    counts = np.asarray(counts, dtype=np.float64)
-    total = float(counts.sum()) if total is None else float(total)
-    if not total > 0:
-        raise InputError(f"total read count must be positive, got {total:g}", field="reads")
-    return 1e6 * counts / total
-
-
-def _interp_extrapolate(x, xp, fp) -> np.ndarray:
-    """Piecewise-linear interpolation that extends the end segments linearly."""
-    order = np.argsort(xp, kind="stable")
-    xp, fp = np.asarray(xp, np.float64)[order], np.asarray(fp, np.float64)[order]
-    y = np.interp(x, xp, fp)
-    lo, hi = x < xp[0], x > xp[-1]
-    y[lo] = fp[0] + (x[lo] - xp[0]) * (fp[1] - fp[0]) / (xp[1] - xp[0])
-    y[hi] = fp[-1] + (x[hi] - xp[-1]) * (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
-    return y
-
-
-def quantile_normalise(values, is_promoter, reference: pd.DataFrame, column: str) -> np.ndarray:
-    """Map each value to the reference distribution by its rank, as ABC does.
-
-    Within promoters and within the other elements separately, an element of average rank
-    ``r`` among ``n`` takes the reference value at rank ``(1 - r / n) × n``, linearly
-    interpolated (extrapolated at the ends) and clipped at 0.
-
-    Parameters
-    ----------
-    values : float array (n,)
-        RPM (any monotone transform of the counts gives the same result).
-    is_promoter : bool array (n,)
-    reference : pandas.DataFrame
-        Columns ``enh_class`` (promoter/nonpromoter), ``rank`` and ``column``.
-    column : str
-        Reference column, e.g. ``DHS.RPM`` or ``H3K27ac.RPM``.
-
-    Returns
-    -------
-    float64 array (n,)
-    """
-    values = pd.Series(np.asarray(values, dtype=np.float64))
-    is_promoter = np.asarray(is_promoter, dtype=bool)
-    if column not in reference.columns:
-        raise InputError(f"quantile reference lacks column '{column}'", field=column)
-    out = np.zeros(values.size)
-    for cls, mask in (("promoter", is_promoter), ("nonpromoter", ~is_promoter)):
-        if not mask.any():
-            continue
-        ref = reference[reference["enh_class"] == cls]
-        if len(ref) < 2:
-            raise InputError(f"quantile reference has no '{cls}' rows", field="enh_class")
-        quantile = values[mask].rank().to_numpy() / mask.sum()
-        x = (1 - quantile) * mask.sum()
-        out[mask] = np.clip(_interp_extrapolate(x, ref["rank"].to_numpy(), ref[column].to_numpy()), 0, None)
-    return out
-
-
-def read_qnorm_reference(path, columns=("DHS.RPM",)) -> pd.DataFrame:
-    """ABC's quantile-normalisation reference: ``enh_class``, ``rank`` and the ``columns``."""
-    try:
-        reference = pd.read_csv(path, sep="\t")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot read the quantile-normalisation reference: {exc}", path=path) from exc
-    missing = [c for c in ("enh_class", "rank", *columns) if c not in reference.columns]
-    if missing:
-        raise InputError(f"quantile-normalisation reference lacks column(s) {', '.join(missing)}",
-                         path=path, line=1, field=missing[0])
-    return reference
-
-
-def element_activity(dhs, h3k27ac=None, *, is_promoter=None, qnorm_reference=None,
-                     total_dhs: float | None = None, total_h3k27ac: float | None = None) -> pd.DataFrame:
-    """Per-element activity from read counts (or signal).
-
-    Parameters
-    ----------
-    dhs : float array (n,)
-        DNase-seq or ATAC-seq counts per element.
-    h3k27ac : float array (n,), optional
-        H3K27ac ChIP-seq counts; without it activity is the accessibility alone.
-    is_promoter : bool array (n,), optional
-        Needed with ``qnorm_reference`` (promoters are normalised separately).
-    qnorm_reference : pandas.DataFrame or path, optional
-        ABC's quantile-normalisation reference (``EnhancersQNormRef.<cell>.txt``).
-    total_dhs, total_h3k27ac : float, optional
-        Total mapped reads for RPM; default the sum over the elements.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``DHS.RPM``, ``H3K27ac.RPM`` (when given), ``normalized_dhs``,
-        ``normalized_h3k27ac`` and ``activity_base``.
-    """
-    out = pd.DataFrame({"DHS.RPM": rpm(dhs, total_dhs)})
-    if h3k27ac is not None:
-        out["H3K27ac.RPM"] = rpm(h3k27ac, total_h3k27ac)
-    if qnorm_reference is None:
-        out["normalized_dhs"] = out["DHS.RPM"]
-        if h3k27ac is not None:
-            out["normalized_h3k27ac"] = out["H3K27ac.RPM"]
-    else:
-        if not isinstance(qnorm_reference, pd.DataFrame):
-            qnorm_reference = read_qnorm_reference(
-                qnorm_reference, ["DHS.RPM"] + (["H3K27ac.RPM"] if h3k27ac is not None else []))
-        if is_promoter is None:
-            raise InputError("quantile normalisation needs each element's class (promoter or not)",
-                             field="class")
-        out["normalized_dhs"] = quantile_normalise(out["DHS.RPM"], is_promoter, qnorm_reference, "DHS.RPM")
-        if h3k27ac is not None:
-            out["normalized_h3k27ac"] = quantile_normalise(out["H3K27ac.RPM"], is_promoter,
-                                                           qnorm_reference, "H3K27ac.RPM")
-    if h3k27ac is not None:
-        out["activity_base"] = np.sqrt(out["normalized_dhs"] * out["normalized_h3k27ac"])
-    else:
-        out["activity_base"] = out["normalized_dhs"]
-    return out
-
 
 def self_promoter(df: pd.DataFrame, tss_slop: int = 500, class_col: str = "class") -> np.ndarray:
     """ABC's self-promoter flag: a promoter-class element within ``tss_slop`` of its gene's TSS."""
@@ -204,7 +86,7 @@ def abc_score(df: pd.DataFrame, *, activity: str = "activity", contact: str = "c
 ELEMENT_KEYS = ["enhancer_chrom", "enhancer_start", "enhancer_end"]
 
 
-def _track_activity(pairs: pd.DataFrame, dnase, h3k27ac, qnorm) -> pd.DataFrame:
+def _track_activity(pairs: pd.DataFrame, dnase, h3k27ac, qnorm, merge_overlaps: bool = False) -> pd.DataFrame:
     """``pairs`` with ``activity`` from read counts (or signal) of the tracks over each element."""
     from epitools.io.tracks import element_signal
 
@@ -215,7 +97,7 @@ def _track_activity(pairs: pd.DataFrame, dnase, h3k27ac, qnorm) -> pd.DataFrame:
     signal = {}
     for name, path in (("dnase", dnase), ("h3k27ac", h3k27ac)):
         if path is not None:
-            signal[name] = element_signal(elements, path)
+            signal[name] = element_signal(elements, path, merge_overlaps=merge_overlaps)
             if not np.nansum(signal[name]) > 0:
                 raise InputError(f"no signal over any of the {len(elements)} candidate elements "
                                  "(wrong chromosome names or an empty track?)", path=path)
@@ -228,7 +110,7 @@ def _track_activity(pairs: pd.DataFrame, dnase, h3k27ac, qnorm) -> pd.DataFrame:
 def score_table(pairs, *, dnase=None, h3k27ac=None, qnorm=None, hic=None, resolution: int | None = None,
                 balance: str = "auto", divisive_weights: bool | None = None,
                 gamma: float | None = None, scale: float | None = None, window: float = 5_000_000, self_promoters: bool = True,
-                threshold: float | None = 0.02) -> pd.DataFrame:
+                threshold: float | None = 0.02, merge_overlaps: bool = False) -> pd.DataFrame:
     """ABC score of every pair of a pairs table (``epi-prioritize abc``).
 
     Parameters
@@ -238,6 +120,7 @@ def score_table(pairs, *, dnase=None, h3k27ac=None, qnorm=None, hic=None, resolu
     dnase, h3k27ac : path, optional
         bedGraph or bigWig tracks; activity is computed over each distinct element
         (:func:`element_activity`). Without ``dnase`` the table's ``activity`` column is used.
+        Overlapping bedGraph intervals are an error unless ``merge_overlaps`` (values add up).
     qnorm : path or pandas.DataFrame, optional
         ABC's quantile-normalisation reference (needs ``dnase``).
     hic, resolution, balance, divisive_weights, gamma, scale
@@ -268,7 +151,7 @@ def score_table(pairs, *, dnase=None, h3k27ac=None, qnorm=None, hic=None, resolu
     if "gene" not in pairs.columns:
         pairs["gene"] = pairs["promoter_chrom"].astype(str) + ":" + pairs["promoter_start"].astype(str)
     if dnase is not None:
-        pairs = _track_activity(pairs, dnase, h3k27ac, qnorm)
+        pairs = _track_activity(pairs, dnase, h3k27ac, qnorm, merge_overlaps)
     elif "activity" not in pairs.columns:
         raise InputError("no activity: give --dhs (and --h3k27ac) or an `activity` column",
                          path=source, field="activity")

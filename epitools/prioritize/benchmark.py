@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from epitools.errors import InputError, UsageError
+from epitools.io.pairs.text import naming_bad_bytes
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,9 @@ def _truthy(series: pd.Series) -> np.ndarray:
 
 def _read_table(path, what: str) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, sep="\t", comment="#", low_memory=False)
-    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        with naming_bad_bytes(path):  # undecodable or truncated gzip bytes: file and line
+            return pd.read_csv(path, sep="\t", comment="#", low_memory=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"cannot read {what}: {exc}", path=path) from exc
 
 

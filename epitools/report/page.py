@@ -22,7 +22,8 @@ th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}
 td.text,th.text{text-align:left}
 .figs{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
 .figs img{max-width:400px;height:auto}.figs img.wide{max-width:820px}
-td img{height:56px;vertical-align:middle}
+.figs img[data-figure=locus]{max-width:610px}
+td img{height:72px;vertical-align:middle}
 .warn{background:#fff4e0;border-left:4px solid #e69500;padding:.5em .8em;margin:.6em 0}
 .note{color:#555;font-size:13px}"""
 
@@ -49,7 +50,7 @@ def number(value, digits: int = 3) -> str:
 
 
 def img(png: bytes, figure: str, alt: str, wide: bool = False) -> str:
-    """An inlined PNG; ``figure`` names its kind (``data-figure``)."""
+    """An inlined PNG; ``figure`` names its kind (``data-figure``); ``wide`` doubles its width."""
     data = base64.b64encode(png).decode("ascii")
     cls = ' class="wide"' if wide else ""
     return (f'<img data-figure="{esc(figure)}" alt="{esc(alt)}"{cls} '
@@ -88,8 +89,10 @@ def table(frame: pd.DataFrame, digits: int = 3, text_columns=(), raw_columns=())
         for col, value in zip(frame.columns, rec):
             if col in raw_columns:
                 cells.append(f"<td class='text'>{value}</td>")
-            elif col in text or isinstance(value, str):
+            elif col in text:
                 cells.append(f"<td class='text'>{esc(value)}</td>")
+            elif isinstance(value, str):  # preformatted numbers, e.g. mean ± s.d.
+                cells.append(f"<td>{esc(value)}</td>")
             else:
                 cells.append(f"<td>{number(value, digits)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")

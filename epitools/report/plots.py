@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn import metrics as skm  # noqa: E402
@@ -126,8 +127,11 @@ def fold_history_figure(histories: dict, title: str = ""):
 
     ``histories`` maps a run label (e.g. ``fold 1``) to its ``history.tsv`` frame.
     """
+    # Metrics on a 0-1 scale share one axis; MSE only when it is all there is.
     val_cols = sorted({c for h in histories.values() for c in h.columns
-                       if c in ("val_auroc", "val_auprc", "val_pearson_r", "val_mse")})
+                       if c in ("val_auroc", "val_auprc", "val_pearson_r")})
+    if not val_cols and any("val_mse" in h for h in histories.values()):
+        val_cols = ["val_mse"]
     fig, axes = plt.subplots(1, 1 + bool(val_cols), figsize=(4.2 * (1 + bool(val_cols)), 3.2),
                              squeeze=False)
     loss_ax = axes[0, 0]
@@ -143,7 +147,9 @@ def fold_history_figure(histories: dict, title: str = ""):
     if val_cols:
         axes[0, 1].set(xlabel="Epoch", ylabel="Validation metric")
         axes[0, 1].legend(fontsize=6)
-    fig.tight_layout()
+    for ax in axes[0]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.subplots_adjust(wspace=0.3)
     return fig
 
 
@@ -173,17 +179,17 @@ def fold_bars_figure(values: pd.DataFrame, metric: str, chance: float | None = N
     """Bars of ``metric`` per fold, grouped by model (``values``: model, fold, metric)."""
     models = sorted(values["model"].unique())
     folds = sorted(values["fold"].unique())
-    width = 0.8 / max(len(models), 1)
-    fig, ax = plt.subplots(figsize=(max(3.6, 0.5 * len(folds) * len(models) + 1.5), 3.2))
+    width = min(0.8 / max(len(models), 1), 0.35)
+    fig, ax = plt.subplots(figsize=(min(max(3.6, 0.4 * len(folds) * len(models) + 1.5), 9.0), 3.2))
     for i, model in enumerate(models):
         sub = values[values["model"] == model].set_index("fold").reindex(folds)
         ax.bar(np.arange(len(folds)) + i * width, sub[metric].to_numpy(np.float64), width, label=model)
     if chance is not None:
         ax.axhline(chance, ls="--", c="grey", lw=0.8, label=f"near-chance bound {chance:g}")
-    ax.set_xticks(np.arange(len(folds)) + 0.4 - width / 2, [str(f) for f in folds])
-    ax.set(xlabel="Test fold", ylabel=metric)
+    ax.set_xticks(np.arange(len(folds)) + (len(models) - 1) * width / 2, [str(f) for f in folds])
+    ax.set(xlabel="Test fold", ylabel=metric, xlim=(-0.6, len(folds) - 0.4 + (len(models) - 1) * width))
     ax.axhline(0, c="black", lw=0.5)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.8)
     return fig
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from epitools.report.plots import plt
+from epitools.report.plots import MaxNLocator, plt
 
 
 def distribution_figure(scores: dict, positive=None, log_scale=(), positive_label: str = "driver"):
@@ -39,8 +39,9 @@ def distribution_figure(scores: dict, positive=None, log_scale=(), positive_labe
             ax.legend(fontsize=6)
         ax.set_xlabel(label, fontsize=8)
         ax.tick_params(labelsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
     axes[0, 0].set_ylabel("density" if positive is not None else "count", fontsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.3, bottom=0.2)
     return fig
 
 
@@ -58,20 +59,22 @@ def locus_figure(rows: pd.DataFrame, panels: dict, highlight=None, title: str = 
     """
     tss = float(rows["tss"].iloc[0])
     centre = ((rows["enhancer_start"] + rows["enhancer_end"]) / 2 - tss).to_numpy() / 1000.0
-    width = np.maximum((rows["enhancer_end"] - rows["enhancer_start"]).to_numpy() / 1000.0, 0.4)
     mark = np.zeros(len(rows), bool) if highlight is None else np.asarray(highlight, bool)
-    colours = np.where(mark, "tab:red", "tab:blue")
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8.0, 1.25 * len(panels) + 0.5), sharex=True,
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8.0, 1.1 * len(panels) + 0.6), sharex=True,
                              squeeze=False)
+    fig.subplots_adjust(left=0.12, right=0.98, top=0.94, bottom=0.08, hspace=0.15)
     for ax, (label, values) in zip(axes[:, 0], panels.items()):
-        ax.bar(centre, np.asarray(values, np.float64), width=width, color=colours)
+        values = np.asarray(values, np.float64)
+        # Stems (one line collection), not bars: hundreds of patches take seconds to draw.
+        for sel, colour, lw in ((~mark, "tab:blue", 1.5), (mark, "tab:red", 2.5)):
+            if sel.any():
+                ax.vlines(centre[sel], 0, values[sel], colors=colour, lw=lw)
         ax.axvline(0, color="black", lw=0.8, ls="--")
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_ylabel(label, fontsize=7)
         ax.tick_params(labelsize=7)
     axes[0, 0].set_title(title + ("; red = planted drivers" if mark.any() else ""), fontsize=9)
     axes[-1, 0].set_xlabel("enhancer centre − TSS (kb); TSS at 0", fontsize=8)
-    fig.tight_layout()
     return fig
 
 

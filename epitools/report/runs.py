@@ -1,7 +1,8 @@
 """Training runs (``metrics.json`` of ``epi-train``) as one table, and their summary.
 
 One row per run: model, cell label, split, fold, task, test metrics, ``n`` and
-``positives`` (pairs), and whether the run is near chance on its test fold.
+``positives`` (pairs), and the warning of :func:`epitools.training.quality.model_warning`
+when the run is near chance on held-out rows (the one the commands print).
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ from pathlib import Path
 import pandas as pd
 
 from epitools.errors import InputError
+from epitools.training.quality import model_warning
 
 METRICS = ("auroc", "auprc", "f1", "auroc_1:1", "auprc_1:1", "auroc_1:10", "auprc_1:10",
            "pearson_r", "spearman_r", "mse")
 KEYS = ("model", "cell", "split")
-# Held-out metrics below these bounds mean the model has not learned the task (issue 16):
-# its attributions, motifs and scores are not evidence.
-NEAR_CHANCE_AUROC = 0.6
-NEAR_CHANCE_R = 0.2
 
 
 def _cell_label(m: dict) -> str:
@@ -28,12 +26,6 @@ def _cell_label(m: dict) -> str:
     if m.get("train_cells"):
         label = f"{','.join(m['train_cells'])}→{label}"
     return label
-
-
-def near_chance(task: str, auroc=None, pearson_r=None) -> bool:
-    """True when a run's held-out metric is missing or below the near-chance bound."""
-    value, bound = (pearson_r, NEAR_CHANCE_R) if task == "genes" else (auroc, NEAR_CHANCE_AUROC)
-    return value is None or pd.isna(value) or float(value) < bound
 
 
 def load_run(path) -> dict:
@@ -57,7 +49,9 @@ def load_run(path) -> dict:
         sub = (m.get("test") or {}).get(ratio) or {}
         row[f"auroc_{ratio}"] = sub.get("auroc")
         row[f"auprc_{ratio}"] = sub.get("auprc")
-    row["near_chance"] = near_chance(row["task"], row["auroc"], row["pearson_r"])
+    # metrics.json is the checkpoint's ``metrics``: the same verdict as the commands'.
+    row["warning"] = model_warning({"model": m["model"], "metrics": m}, name=path.parent.name)
+    row["near_chance"] = row["warning"] is not None
     return row
 
 
@@ -66,7 +60,7 @@ def runs_table(files) -> pd.DataFrame:
     runs = pd.DataFrame([load_run(f) for f in files])
     if runs.empty:
         return pd.DataFrame(columns=["model", "cell", "split", "fold", "task", "n", "positives",
-                                     "epochs", "best_epoch", "run", *METRICS, "near_chance"])
+                                     "epochs", "best_epoch", "run", *METRICS, "warning", "near_chance"])
     for col in METRICS:
         runs[col] = pd.to_numeric(runs.get(col), errors="coerce")
     # Integers stay integers (a gene run has no positives: pandas' NA, not a float NaN).

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from epitools.report import page
-from epitools.report.runs import NEAR_CHANCE_AUROC, NEAR_CHANCE_R, summarise, summary_view
+from epitools.report.runs import summarise, summary_view
+from epitools.training.quality import MIN_PEARSON_R
 
 _PAIR_METRICS = ("auroc", "auprc", "f1", "auroc_1:1", "auprc_1:1", "auroc_1:10", "auprc_1:10")
 _GENE_METRICS = ("pearson_r", "spearman_r", "mse")
@@ -33,6 +34,10 @@ def _histories(runs: pd.DataFrame) -> dict:
     return out
 
 
+def _group_title(cell: str, split: str) -> str:
+    return f"split {split}" if cell == "-" else f"cell {cell}, split {split}"
+
+
 def _runs_view(runs: pd.DataFrame, metrics, roots) -> pd.DataFrame:
     view = runs[["model", "cell", "split", "fold"]].copy()
     if "positives" in metrics:
@@ -45,18 +50,14 @@ def _runs_view(runs: pd.DataFrame, metrics, roots) -> pd.DataFrame:
     for m in metrics:
         if m in runs and m != "positives" and runs[m].notna().any():
             view[m] = runs[m]
-    view["status"] = ["near chance" if c else "learned" for c in runs["near_chance"]]
+    view["status"] = ["above chance" if not isinstance(w, str) else
+                      "near chance" if "near chance" in w else "no held-out metrics" for w in runs["warning"]]
     view["run"] = [page.relative_name(r, roots) for r in runs["run"]]
     return view
 
 
-def _chance_warning(runs: pd.DataFrame, what: str) -> str:
-    bad = runs[runs["near_chance"]]
-    if bad.empty:
-        return ""
-    names = ", ".join(f"{m} fold {f}" for m, f in zip(bad["model"], bad["fold"]))
-    return page.warning(f"{len(bad)} of {len(runs)} runs are near chance on their test fold "
-                        f"({what}): {names}. Their attributions, motifs and scores are not evidence.")
+def _chance_warning(runs: pd.DataFrame) -> str:
+    return "".join(page.warning(w) for w in runs["warning"].dropna())
 
 
 def pair_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
@@ -65,7 +66,7 @@ def pair_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
     runs = runs[runs["task"] == "pairs"]
     if runs.empty:
         return ""
-    body = [_chance_warning(runs, f"AUROC < {NEAR_CHANCE_AUROC} or missing"),
+    body = [_chance_warning(runs),
             "<h3>Summary (mean ± s.d. over folds)</h3>",
             page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
             "<h3>Runs</h3>",
@@ -73,7 +74,7 @@ def pair_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
                        text_columns=("model", "cell", "split", "run", "status", "epochs"))]
     if figures:
         for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
-            body.append(_pair_figures(group, f"cell {cell}, split {split}"))
+            body.append(_pair_figures(group, _group_title(cell, split)))
     return page.section("pair-models", "Pair models: enhancer–promoter interaction", "".join(body))
 
 
@@ -111,7 +112,7 @@ def gene_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
     runs = runs[runs["task"] == "genes"]
     if runs.empty:
         return ""
-    body = [_chance_warning(runs, f"Pearson R < {NEAR_CHANCE_R} or missing"),
+    body = [_chance_warning(runs),
             "<h3>Summary (mean ± s.d. over folds)</h3>",
             page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
             "<h3>Runs</h3>",
@@ -121,8 +122,8 @@ def gene_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
         from epitools.report.plots import expression_scatter_figure, fold_bars_figure, fold_history_figure
 
         for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
-            title = f"cell {cell}, split {split}"
-            images = [page.figure(fold_bars_figure(group, "pearson_r", NEAR_CHANCE_R), "r-per-fold",
+            title = _group_title(cell, split)
+            images = [page.figure(fold_bars_figure(group, "pearson_r", MIN_PEARSON_R), "r-per-fold",
                                   f"Pearson R per fold {title}")]
             histories = []
             for model, model_runs in group.groupby("model", sort=True):

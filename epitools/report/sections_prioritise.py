@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 GENE_SCORES = {"attention_abc": 1, "abc": 1, "attention": 1, "knockout": -1, "distance": -1}
 _LOCUS_PANELS = {"activity": "activity", "contact": "contact", "abc": "ABC", "attention": "attention",
                  "attention_abc": "attention-ABC", "knockout": "knockout\nΔ log expr."}
+_ORDER_NOTE = {"knockout": " (largest drop first)", "distance": " (nearest first)"}
 N_LOCUS_PLOTS = 3
 
 
@@ -92,8 +93,10 @@ def _abc_block(path: Path, drivers: set, roots, figures: bool, block_id: str) ->
 
 
 def _locus_images(path: Path, t: pd.DataFrame, y, figures: bool) -> list[str]:
+    """Locus plots of the genes with most positives: drawn with them marked when the truth
+    is known, else those ``epi-prioritize epinformer --plot`` drew, else drawn."""
     found = sorted(path.parent.glob("locus_*.png"))[:N_LOCUS_PLOTS]
-    if found:  # drawn by epi-prioritize epinformer --plot
+    if found and (y is None or not figures):
         return [page.img_file(p, "locus", p.stem, wide=True) for p in found]
     if not figures or "tss" not in t:
         return []
@@ -124,8 +127,8 @@ def _gene_scores_block(path: Path, drivers: set, roots, figures: bool, block_id:
                       + (f"; positives: {source}" if source else "; no planted truth found"))]
     images = []
     if y is not None:
-        curves = {c if GENE_SCORES[c] > 0 else f"{c} (negated)":
-                  (y, GENE_SCORES[c] * t[c].to_numpy(np.float64)) for c in present}
+        curves = {f"{c}{_ORDER_NOTE.get(c, '')}": (y, GENE_SCORES[c] * t[c].to_numpy(np.float64))
+                  for c in present}
         body.append(page.table(_auprc_table(curves), text_columns=("score",)))
         if figures:
             images.append(page.figure(pr_figure(curves, f"enhancer scores vs {source}"), "pr-truth",

@@ -91,7 +91,8 @@ def _tf_pairs_block(path: Path, roots, block_id: str) -> str:
         top = table.sort_values(order, kind="stable").head(N_TF_PAIRS)
         body.append(page.note(f"{len(table)} enhancer-TF × promoter-TF combinations tested; "
                               f"top {len(top)} by q-value."))
-        body.append(page.table(top, digits=3, text_columns=[c for c in top if top[c].dtype == object]))
+        body.append(page.table(top, digits=3, text_columns=[c for c in top
+                                                               if not pd.api.types.is_numeric_dtype(top[c])]))
     body.append(page.figs([page.img_file(path.parent / "tf_pairs.png", "tf-pairs-heatmap", "TF pairs")]))
     return page.block(block_id, f"TF pairs: {name}", "".join(body))
 

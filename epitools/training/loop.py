@@ -15,7 +15,8 @@ A run has four parts, each in its own module:
    weights and write ``metrics.json`` (at the stored ratio and re-sampled to 1:1 and 1:10)
    and ``predictions.tsv``.
 
-``history.tsv`` is rewritten after every epoch. The options are described by
+``history.tsv`` is rewritten after every epoch; ``run.lock`` marks the directory as in use
+until the run ends. The options are described by
 :class:`epitools.training.config.TrainConfig`.
 """
 
@@ -72,10 +73,25 @@ def _batch_loss(model, out: dict, batch: dict, pos_weight: float | None) -> torc
     return (pos_weight * n_pos * pos_loss + n_rest * rest_loss) / (n_pos + n_rest)
 
 
+def hold_frozen_statistics(model, frozen) -> None:
+    """Put the batch-norm layers whose parameters are frozen (``--freeze``) in eval mode.
+
+    A frozen part must compute what it computed before: in training mode its batch norms
+    would normalise by batch statistics and overwrite their running ones, so the layers
+    trained on top would see other inputs in training than in evaluation.
+    """
+    frozen = set(frozen or ())
+    for name, module in model.named_modules():
+        if getattr(module, "track_running_stats", False) and any(
+                f"{name}.{p}" in frozen for p, _ in module.named_parameters(recurse=False)):
+            module.eval()
+
+
 def fit_epoch(run: Run, epoch: int) -> float:
     """One pass over the training batches (at most ``max_batches``); returns the mean batch loss."""
     config, source, model, device = run.config, run.source, run.model, run.device
     model.train()
+    hold_frozen_statistics(model, run.frozen)
     total, n_batches = 0.0, 0
     batches = run.train_batches
     for i, batch in enumerate(progress(batches.epoch(), total=len(batches), desc=f"epoch {epoch}",
@@ -118,9 +134,20 @@ def _save_epoch(run: Run, val_metrics: dict, improved: bool) -> None:
 
 
 def train(config: TrainConfig) -> dict:
-    """Run one training; returns the ``metrics.json`` dict (also written to ``config.out``)."""
+    """Run one training; returns the ``metrics.json`` dict (also written to ``config.out``).
+
+    The run directory is locked while the run writes it (a second run on it is a
+    ``UsageError`` naming the holder) and is only created once every check has passed.
+    """
     run = prepare(config)
-    source, state = run.source, run.state
+    try:
+        return _train_prepared(run)
+    finally:
+        run.close()
+
+
+def _train_prepared(run: Run) -> dict:
+    config, source, state = run.config, run.source, run.state
     for epoch in range(state.epoch + 1, run.epochs + 1):
         if state.stopped:
             break

@@ -11,18 +11,22 @@ rounding. Memory is bounded by ``chunk_size`` pairs and their embeddings.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
+from epitools import __version__
 from epitools.data.encoding import one_hot
 from epitools.data.windows import Geometry, check_elements, has_inline_sequences, pair_windows
 from epitools.errors import UsageError
-from epitools.io.atomic import atomic_open
+from epitools.io.atomic import atomic_open, write_text
 from epitools.io.checkpoint import load_checkpoint
+from epitools.io.genome import compare_genomes, genome_identity
 from epitools.models.registry import model_from_checkpoint
 from epitools.progress import progress
 from epitools.training.device import resolve_device
@@ -135,7 +139,7 @@ class Predictor:
     """
 
     def __init__(self, checkpoint, device: str = "auto", batch_size: int = 256,
-                 element_cache: bool = True):
+                 element_cache: bool = True, allow_genome_mismatch: bool = False):
         self.ckpt = load_checkpoint(checkpoint)
         self.path = Path(checkpoint)
         self.device = resolve_device(device)
@@ -150,6 +154,8 @@ class Predictor:
         self.element_cache = element_cache
         self.fold = self.ckpt["provenance"].get("fold")
         self.name = self.ckpt["model"]
+        self.allow_genome_mismatch = allow_genome_mismatch
+        self.genome_check: dict = {"genome_match": "unknown"}
         if element_cache and not hasattr(self.model, "forward_embedded"):
             log.info("model %s has no element split; scoring without the cache", self.name)
             self.element_cache = False
@@ -158,6 +164,19 @@ class Predictor:
         from epitools.io.checkpoint import check_encoding
 
         check_encoding(self.ckpt, encoding, source)
+
+    def check_genome(self, found: dict | None) -> dict:
+        """Compare the genome the data come from with the one the model was trained on
+        (:func:`epitools.io.genome.compare_genomes`); the result goes into the provenance."""
+        trained = genome_identity(self.ckpt["provenance"].get("store_attrs", {}), source=self.path)
+        self.genome_check = compare_genomes(trained, found, allow_mismatch=self.allow_genome_mismatch)
+        return self.genome_check
+
+    def provenance(self, source) -> dict:
+        """What a predictions table's ``.json`` sidecar records."""
+        return {"model": os.fspath(self.path), "model_name": self.name, "fold": self.fold,
+                "input": os.fspath(source), "allow_genome_mismatch": self.allow_genome_mismatch,
+                **self.genome_check, "tool_version": __version__}
 
     def score(self, enhancer: np.ndarray, promoter: np.ndarray, extras: dict | None = None) -> np.ndarray:
         """Probabilities of encoded pairs (see :func:`score_pairs`)."""
@@ -194,6 +213,11 @@ class _TableWriter:
             self._ctx.__exit__(type(exc), exc, exc.__traceback__)
 
 
+def write_provenance(out, provenance: dict) -> None:
+    """The ``<out>.json`` sidecar of a predictions table."""
+    write_text(f"{out}.json", json.dumps(provenance, indent=2, default=str) + "\n")
+
+
 def _write_chunks(out, chunks) -> int:
     writer = _TableWriter(out)
     try:
@@ -222,6 +246,7 @@ def predict_store(predictor: Predictor, store_path, out, chunk_size: int = 8192,
     store = open_store(store_path)
     try:
         predictor.check_encoding(store.encoding, store_path)
+        predictor.check_genome(genome_identity(store.attrs, source=store_path))
         n = len(store)
         rows = np.arange(n)
         if not all_rows:
@@ -244,6 +269,7 @@ def predict_store(predictor: Predictor, store_path, out, chunk_size: int = 8192,
                 yield predictor.annotate(table.iloc[idx].reset_index(drop=True), scores)
 
         written = _write_chunks(out, chunks())
+        write_provenance(out, predictor.provenance(store_path))
     finally:
         store.close()
     log.info("scored %d pairs from %s with %s -> %s", written, store_path, predictor.name, out)
@@ -281,6 +307,11 @@ def predict_pairs(predictor: Predictor, pairs_path, genome_path, out, chunk_size
         from epitools.io.genome import Genome
 
         genome = Genome(genome_path)
+        try:
+            predictor.check_genome({**genome.identity(), "source": os.fspath(genome_path)})
+        except BaseException:
+            genome.close()
+            raise
     geometry = predictor.geometry
     padded = 0
     caches = []
@@ -331,6 +362,7 @@ def predict_pairs(predictor: Predictor, pairs_path, genome_path, out, chunk_size
                 index = index_windows(_checked(table_chunks(), genome, pairs_path), geometry)
                 chunks = cached_chunks(index)
         written = _write_chunks(out, chunks)
+        write_provenance(out, predictor.provenance(pairs_path))
     finally:
         for cache in caches:
             cache.close()
@@ -352,6 +384,7 @@ def predict_gene_store(predictor: Predictor, store_path, out, chunk_size: int = 
     source = GeneSource(store_path)
     try:
         predictor.check_encoding(source.encoding, store_path)
+        predictor.check_genome(genome_identity(source.provenance, source=store_path))
         n = len(source.table)
 
         def chunks():
@@ -363,6 +396,7 @@ def predict_gene_store(predictor: Predictor, store_path, out, chunk_size: int = 
                 yield predictor.annotate(source.prediction_table(rows), pred)
 
         written = _write_chunks(out, chunks())
+        write_provenance(out, predictor.provenance(store_path))
     finally:
         source.close()
     return written

@@ -8,6 +8,7 @@ when resuming and open the training batches.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,8 +17,10 @@ import numpy as np
 import torch
 
 from epitools import __version__
-from epitools.errors import ModelError, UsageError
+from epitools.errors import ModelError, OutputError, UsageError, os_error_cause
+from epitools.io.atomic import missing_dirs, remove_empty_dirs
 from epitools.io.checkpoint import load_checkpoint
+from epitools.io.runlock import run_lock
 from epitools.training.config import TrainConfig, check_options, resolve_schedule
 from epitools.training.device import resolve_device
 from epitools.training.sampling import sampled_negative_count
@@ -51,6 +54,7 @@ class Run:
     state: TrainingState
     config_record: dict
     provenance: dict
+    hold: RunHold
 
     @property
     def last_path(self) -> Path:
@@ -59,6 +63,32 @@ class Run:
     @property
     def best_path(self) -> Path:
         return self.out / "model.pt"
+
+    def close(self) -> None:
+        """Release the run directory (see :class:`RunHold`)."""
+        self.hold.close()
+
+
+class RunHold:
+    """The run directory ``out``, created if needed and locked (``run.lock``) until :meth:`close`,
+    which removes the lock and, when the run wrote nothing, the folders it created."""
+
+    def __init__(self, out: Path):
+        self.created = missing_dirs(out)
+        self._stack = contextlib.ExitStack()
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            self._stack.enter_context(run_lock(out))
+        except OSError as exc:
+            remove_empty_dirs(self.created)
+            raise OutputError(out, os_error_cause(exc)) from exc
+        except BaseException:
+            remove_empty_dirs(self.created)
+            raise
+
+    def close(self) -> None:
+        self._stack.close()
+        remove_empty_dirs(self.created)
 
 
 def apply_freeze(model: torch.nn.Module, prefixes) -> list[str]:
@@ -108,7 +138,25 @@ def _split(config: TrainConfig, source):
     if len(val_rows) == 0:
         raise UsageError(f"--split {config.split} --fold {config.fold} leaves no validation rows "
                          f"({split.info.get('val_chroms', 'none')} absent from the data); pick another fold")
+    if source.task == "pairs":
+        for part, rows in (("test", test_rows), ("validation", val_rows)):
+            check_both_classes(config, split, part, source.labels(rows))
     return split, val_rows, test_rows
+
+
+def check_both_classes(config: TrainConfig, split, part: str, labels: np.ndarray) -> None:
+    """``UsageError`` naming the fold and its counts when the ``part`` ("test" or "validation")
+    rows lack positives or negatives: AUROC, AUPRC and early stopping need both."""
+    n_pos = int((labels == 1).sum())
+    n_neg = int((labels == 0).sum())
+    if n_pos and n_neg:
+        return
+    key = {"test": "test", "validation": "val"}[part]
+    what = next((f" ({', '.join(map(str, split.info[k]))})" for k in (f"{key}_chroms", f"{key}_cells")
+                 if split.info.get(k)), "")
+    raise UsageError(f"--split {config.split} --fold {config.fold}: the {part} rows{what} hold "
+                     f"{n_pos} positives and {n_neg} negatives; evaluation needs both classes, so "
+                     "nothing was trained; pick another --fold, --split or --folds")
 
 
 def _build_model(config: TrainConfig, cls, source, device) -> torch.nn.Module:
@@ -187,11 +235,11 @@ def _provenance(config: TrainConfig, source, split) -> dict:
 
 
 def prepare(config: TrainConfig) -> Run:
-    """Check the options, open the data, build the model and optimizer, restore ``last.pt``
-    when ``config.resume`` and there is one."""
+    """Check the options, open the data, build the model and optimizer, lock the run directory
+    (created only now, when every check has passed), restore ``last.pt`` when
+    ``config.resume`` and there is one. The caller releases the run with :meth:`Run.close`."""
     check_options(config)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -212,19 +260,24 @@ def prepare(config: TrainConfig) -> Run:
     loader_gen = torch.Generator().manual_seed(config.seed)
     state = TrainingState(patience=schedule["patience"])
     last_path = out / "last.pt"
-    if config.resume and last_path.exists():
-        last = load_checkpoint(last_path, encoding=source.encoding)
-        check_same_run(last["resume"]["config"], config)
-        model.load_state_dict(last["state_dict"])
-        state = TrainingState.restore(last["resume"], schedule["patience"], optimizer, loader_gen)
-        log.info("resuming after epoch %d (best epoch %d)", state.epoch, state.best_epoch)
-    elif config.resume:
-        log.info("--resume: no %s yet, starting from scratch", last_path)
+    hold = RunHold(out)
+    try:
+        if config.resume and last_path.exists():
+            last = load_checkpoint(last_path, encoding=source.encoding)
+            check_same_run(last["resume"]["config"], config)
+            model.load_state_dict(last["state_dict"])
+            state = TrainingState.restore(last["resume"], schedule["patience"], optimizer, loader_gen)
+            log.info("resuming after epoch %d (best epoch %d)", state.epoch, state.best_epoch)
+        elif config.resume:
+            log.info("--resume: no %s yet, starting from scratch", last_path)
 
-    resample = config.negatives_per_positive
-    train_batches = (source.loader(split.train, schedule["batch_size"], loader_gen, device,
-                                   negatives_per_positive=resample)
-                     if resample else source.loader(split.train, schedule["batch_size"], loader_gen, device))
+        resample = config.negatives_per_positive
+        train_batches = (source.loader(split.train, schedule["batch_size"], loader_gen, device,
+                                       negatives_per_positive=resample)
+                         if resample else source.loader(split.train, schedule["batch_size"], loader_gen, device))
+    except BaseException:
+        hold.close()
+        raise
     # float16 autocast needs loss scaling; bfloat16 (and CPU) does not, the scaler is then a no-op.
     fp16 = device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
     return Run(config=config, out=out, device=device, source=source, split=split, val_rows=val_rows,
@@ -232,5 +285,6 @@ def prepare(config: TrainConfig) -> Run:
                scaler=torch.amp.GradScaler("cuda", enabled=fp16), epochs=schedule["epochs"],
                batch_size=schedule["batch_size"], frozen=frozen, adversary=adversary, pos_weight=pos_weight,
                train_batches=train_batches, loader_gen=loader_gen, state=state,
-               config_record=json_safe(asdict(config)), provenance=_provenance(config, source, split))
+               config_record=json_safe(asdict(config)), provenance=_provenance(config, source, split),
+               hold=hold)
 

@@ -93,8 +93,8 @@ class TrainingState:
     def record(self, epoch: int, score: float, row: dict) -> bool:
         """Count a finished epoch (its history ``row`` and validation ``score``).
 
-        Returns True when the epoch is the best so far. The first epoch always counts, so a
-        validation set without positives still yields a model.
+        Returns True when the epoch is the best so far. The first epoch always counts, so an
+        undefined validation score (NaN AUPRC) still yields a model.
         """
         self.epoch = epoch
         self.history.append(row)

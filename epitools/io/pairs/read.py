@@ -33,12 +33,13 @@ _ALIASES = {
     "enhancer_frag_seq": "enhancer_seq",
     "promoter_frag_seq": "promoter_seq",
 }
-# Columns read as text so that ids and coordinates are checked by the validator, not guessed.
-_STR_COLUMNS = frozenset(COORD_COLUMNS) | {
-    "pair_id", "label", "cell_type", "gene", "enhancer_name", "promoter_name",
-    "enhancer_frag_name", "promoter_frag_name", "name", "chrom1", "chrom2",
-    "start1", "end1", "start2", "end2", "tss", "distance", "enhancer_distance_to_promoter",
-}
+# Columns read as text so that names and ids keep their spelling ("1" stays a chromosome name,
+# "007" a pair id). Numeric columns are parsed by the C reader; the validator checks any that
+# did not parse as integers and names the line.
+_STR_COLUMNS = frozenset({
+    "enhancer_chrom", "promoter_chrom", "pair_id", "cell_type", "gene", "enhancer_name",
+    "promoter_name", "enhancer_frag_name", "promoter_frag_name", "name", "chrom1", "chrom2",
+})
 
 
 def _as_text(values: pd.Series) -> pd.Series:
