@@ -25,6 +25,7 @@ include { EPI_EVALUATE                } from './modules/local/epi_evaluate/main'
 include { EPI_REPORT                  } from './modules/local/epi_report/main'
 include { EPI_MODELS                  } from './modules/local/epi_models/main'
 include { EPI_SELECT                  } from './modules/local/epi_select/main'
+include { EPI_VARIANTS                } from './modules/local/epi_variants/main'
 
 // A value written `source:id` (genome:hg38, targetfinder:K562, encode:ENCFF...) is an
 // accession that EPI_FETCH downloads; anything else is a local file.
@@ -87,7 +88,7 @@ def selectedRuns(selection, model, runs) {
 
 workflow EPITOOLS {
     take:
-    samples   // [ meta, pairs, genome, hic, dnase, h3k27ac, genes, expression, elements ]
+    samples   // [ meta, pairs, genome, hic, dnase, h3k27ac, genes, expression, elements, vcf ]
     crispr    // [ meta, benchmark ] or empty
 
     main:
@@ -169,6 +170,16 @@ workflow EPITOOLS {
         EPI_PREDICT(EPI_TRAIN.out.model.join(ch_train))
         ch_versions = ch_versions.mix(EPI_PREDICT.out.versions)
 
+        // ---- variant effects of the samplesheet's `vcf` under every fold model of the sample
+        EPI_VARIANTS(
+            samples.map { row -> [row[0].id, row[0], row[9]] }.filter { id, meta, vcf -> vcf }
+                .join(ch_genome.map { meta, fasta, index -> [meta.id, fasta, index] })
+                .join(ch_pairs_ready.map { meta, pairs -> [meta.id, pairs] })
+                .combine(EPI_TRAIN.out.model.map { meta, model -> [meta.id, model] }.groupTuple(), by: 0)
+                .map { id, meta, vcf, fasta, index, pairs, models -> [meta, vcf, fasta, index, models, pairs, []] }
+        )
+        ch_versions = ch_versions.mix(EPI_VARIANTS.out.versions)
+
         // ---- attribute the best run of each sample (epi-report select: --select_metric on its test fold)
         if (params.attribute) {
             EPI_SELECT(bySample(EPI_TRAIN.out.run), params.select_metric, 'test')
@@ -220,6 +231,17 @@ workflow EPITOOLS {
                 .map { id, meta, model, store -> [meta, model, store] }
         )
         ch_versions = ch_versions.mix(EPI_PRIORITIZE_GENES.out.versions)
+
+        // ---- variant effects of the samplesheet's `vcf` under the selected EPInformer
+        EPI_VARIANTS(
+            samples.map { row -> [row[0].id, row[0], row[9]] }.filter { id, meta, vcf -> vcf }
+                .join(ch_genome.map { meta, fasta, index -> [meta.id, fasta, index] })
+                .join(selectedRuns(EPI_SELECT.out.selection, EPI_SELECT.out.model, EPI_TRAIN.out.run)
+                    .map { meta, model -> [meta.id, model] })
+                .join(EPI_ENCODE_GENES.out.store.map { meta, store -> [meta.id, store] })
+                .map { id, meta, vcf, fasta, index, model, store -> [meta, vcf, fasta, index, [model], [], store] }
+        )
+        ch_versions = ch_versions.mix(EPI_VARIANTS.out.versions)
 
         // Candidate pairs (when given) get contacts and ABC scores.
         HIC_CONTACTS(ch_pairs.join(ch_hic))

@@ -126,6 +126,7 @@ def test_forward_equals_cached_embeddings_and_backward():
 def test_few_steps_fit_a_tiny_batch():
     model = _model(n_gene_features=0)
     batch = _batch(b=8, seed=3)
+    batch["gene_features"] = batch["gene_features"][:, :1]  # the promoter signal only
     opt = model.configure_optimizer(lr=3e-3)
     first = None
     for _ in range(40):
@@ -135,6 +136,28 @@ def test_few_steps_fit_a_tiny_batch():
         opt.step()
         first = loss.item() if first is None else first
     assert loss.item() < 0.3 * first
+
+
+def test_promoter_signal_enters_the_activity_variants_predictor():
+    batch = _batch()
+    signal = torch.tensor([[0.0], [1.0], [2.0]])
+    with_signal = torch.cat([batch["gene_features"], signal], dim=1)  # GeneDataset's layout
+    for variant, uses in (("PE-Activity", True), ("PE-Activity-HiC", True), ("PE", False),
+                          ("promoter-only", False)):
+        model = _model(variant=variant).eval()
+        assert model.uses_promoter_signal is uses
+        assert model.predictor[0].in_features == 64 + 8 + uses
+        with torch.no_grad():
+            plain = model(**batch)["prediction"]
+            signalled = model(**{**batch, "gene_features": with_signal})["prediction"]
+            zero = model(**{**batch, "gene_features": torch.cat([batch["gene_features"], 0 * signal], 1)})
+        # width 8 (no signal) reads as signal 0
+        torch.testing.assert_close(zero["prediction"], plain)
+        assert (not torch.allclose(signalled[1:], plain[1:])) is uses
+    off = _model(variant="PE-Activity", promoter_signal=False)
+    assert not off.uses_promoter_signal and off.predictor[0].in_features == 72
+    with pytest.raises(UsageError):
+        _model()(**{**batch, "gene_features": torch.zeros(3, 5)})
 
 
 def test_loss_skips_unknown_expression():

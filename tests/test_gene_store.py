@@ -13,7 +13,7 @@ from epitools.data.gene_dataset import GeneDataset, enhancer_features
 from epitools.data.gene_store import build_gene_store, select_candidates
 from epitools.io.gene_store import open_gene_store
 from epitools.io.genes import read_elements
-from epitools.errors import InputError
+from epitools.errors import InputError, UsageError
 
 WINDOW = 64
 
@@ -130,6 +130,45 @@ def test_windows_are_genome_sequence_and_padding_is_n(locus):
     assert (p[:156] == 4).all() and (p[156:] < 4).all()
 
 
+def test_own_enhancer_context_is_the_element_n_padded(locus):
+    chr1 = encode_sequence(locus["seqs"]["chr1"])
+    own = _build(locus, promoter_length=512, enhancer_length=512, enhancer_context="own")
+    genome = locus["tmp"] / "genome_context.h5"
+    build_gene_store(locus["genes"], locus["elements"], locus["fasta"], genome, promoter_length=512,
+                     enhancer_length=512, max_enhancers=4, max_distance=10_000, contacts=_distance_contact)
+    with h5py.File(own) as a, h5py.File(genome) as b:
+        assert a.attrs["enhancer_context"] == "own" and b.attrs["enhancer_context"] == "genome"
+        slot = a["enhancers"][0, 0]  # e1: 17_900-18_100, centred in a 512 bp slot
+        around = b["enhancers"][0, 0]
+        np.testing.assert_array_equal(a["promoter"][:], b["promoter"][:])  # promoters unchanged
+        np.testing.assert_array_equal(a["enhancer_mask"][:], b["enhancer_mask"][:])
+    np.testing.assert_array_equal(slot[156:356], chr1[17_900:18_100])
+    assert (slot[:156] == 4).all() and (slot[356:] == 4).all()
+    np.testing.assert_array_equal(around, chr1[18_000 - 256:18_000 + 256])
+    with pytest.raises(UsageError):
+        _build(locus, enhancer_context="flank")
+
+
+def test_promoter_h3k27ac_from_elements_or_genes_column(locus):
+    path = _build(locus)
+    with h5py.File(path) as h5:
+        # e0 (H3K27ac 11) is the only element centred inside G1's 64 bp promoter window.
+        np.testing.assert_allclose(h5["promoter_h3k27ac"][:], [11.0, 0.0, 0.0])
+    np.testing.assert_allclose(GeneDataset(path)[0]["gene_features"][-1], np.log1p(11.0), rtol=1e-6)
+    genes = pd.read_csv(locus["genes"], sep="\t").assign(h3k27ac=[1.0, 2.0, np.nan])
+    genes.to_csv(locus["genes"], sep="\t", index=False)
+    with h5py.File(_build(locus)) as h5:
+        np.testing.assert_allclose(h5["promoter_h3k27ac"][:], [1.0, 2.0, 0.0])
+
+
+def test_store_without_promoter_signal_reads_zeros(locus):
+    path = _build(locus)
+    with h5py.File(path, "a") as h5:
+        del h5["promoter_h3k27ac"]
+    item = GeneDataset(path)[0]
+    assert item["gene_features"].shape == (9,) and item["gene_features"][-1] == 0
+
+
 def test_select_candidates_vectorised_matches_bruteforce():
     rng = np.random.default_rng(1)
     genes = pd.DataFrame({"chrom": rng.choice(["a", "b"], 30), "tss": rng.integers(0, 300_000, 30)})
@@ -180,7 +219,9 @@ def test_reader_and_dataset(locus):
     ds = GeneDataset(path, indices=[0, 1])
     item = ds[1]
     assert item["promoter"].shape == (WINDOW,) and item["enhancers"].shape == (4, WINDOW)
-    assert item["features"].shape == (4, 4) and item["gene_features"].shape == (8,)
+    # 8 half-life features, then log1p of the promoter's H3K27ac (G2's promoter holds no element)
+    assert item["features"].shape == (4, 4) and item["gene_features"].shape == (9,)
+    assert item["gene_features"][-1] == 0
     assert item["index"] == 1 and torch.isclose(item["expression"], torch.tensor(np.log1p(9.0)).float())
     batch = torch.utils.data.default_collate([ds[0], ds[1]])
     assert batch["enhancers"].shape == (2, 4, WINDOW) and batch["enhancer_mask"].dtype == torch.bool

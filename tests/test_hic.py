@@ -169,3 +169,19 @@ def test_hic2cool_test_file_round_trips_through_hic(shared_data, tmp_path, resol
             np.testing.assert_allclose(hic.chrom_contacts(chrom, b1, b2).values,
                                        cool.chrom_contacts(chrom, b1, b2).values, rtol=2e-6,
                                        equal_nan=True, err_msg=f"{balance} {chrom}")
+
+
+def test_gene_store_reads_hic_like_cool(simulated, tmp_path):
+    import h5py
+
+    from epitools.data.gene_store import build_gene_store
+
+    contact = {}
+    for ext in ("cool", "hic"):
+        out = tmp_path / f"genes_{ext}.h5"
+        build_gene_store(simulated / "genes.tsv", simulated / "elements.bed", simulated / "genome.fa",
+                         out, hic=simulated / f"hic.{ext}", promoter_length=256, enhancer_length=256)
+        with h5py.File(out, "r") as f:
+            contact[ext] = f["contact"][:]
+    assert contact["cool"].any()
+    np.testing.assert_allclose(contact["hic"], contact["cool"], rtol=2e-6)

@@ -401,11 +401,11 @@ def test_dna2vec_matrix_from_shared_data(shared_data):
 
 # -- PGD -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["epipdlf", "epipam_kmer"])
-def test_pgd_perturbation_stays_in_the_epsilon_ball(name):
+def test_pgd_perturbation_stays_in_the_l2_epsilon_ball(name):
     model = small(name).eval()
     batch = make_batch(model, n=4)
     epsilon = 0.05
-    e_delta, p_delta = pgd_perturbation(model, batch, epsilon=epsilon, alpha=0.02, steps=4)
+    e_delta, p_delta = pgd_perturbation(model, batch, epsilon=epsilon, alpha=0.02, steps=4, norm="l2")
     tokens_e, tokens_p = model.enhancer_length - K + 1, model.promoter_length - K + 1
     assert e_delta.shape == (4, tokens_e, 8) and p_delta.shape == (4, tokens_p, 8)
     for delta in (e_delta, p_delta):
@@ -415,7 +415,7 @@ def test_pgd_perturbation_stays_in_the_epsilon_ball(name):
         # gradient; a tiny model can have a sample with an all-zero ReLU output).
         assert float(norms.max()) > 0.99 * epsilon
     # Steps far larger than the ball: every perturbation is projected back onto it.
-    e_big, p_big = pgd_perturbation(model, batch, epsilon=epsilon, alpha=10.0, steps=2)
+    e_big, p_big = pgd_perturbation(model, batch, epsilon=epsilon, alpha=10.0, steps=2, norm="l2")
     for delta in (e_big, p_big):
         norms = delta.flatten(1).norm(dim=1)
         assert bool((norms <= epsilon * (1 + 1e-5)).all())
@@ -423,7 +423,7 @@ def test_pgd_perturbation_stays_in_the_epsilon_ball(name):
 
     with torch.no_grad():
         clean = model.loss(model(batch["enhancer"], batch["promoter"]), batch)
-    adversarial = pgd_adversarial_loss(model, batch, epsilon=epsilon, alpha=0.02, steps=4)
+    adversarial = pgd_adversarial_loss(model, batch, epsilon=epsilon, alpha=0.02, steps=4, norm="l2")
     assert float(adversarial.detach()) > float(clean)
     adversarial.backward()  # the adversarial loss trains the parameters
     assert all(p.grad is not None for p in model.parameters())

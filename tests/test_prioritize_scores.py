@@ -10,8 +10,9 @@ import torch
 from epitools.data.gene_store import build_gene_store
 from epitools.errors import UsageError
 from epitools.models.epinformer import EPInformer
-from epitools.prioritize.scores import (attention_scores, knockout_deltas, plot_locus, score_genes,
-                                        write_scores)
+from epitools.prioritize.held_out import FoldModel, route_genes, score_genes_held_out
+from epitools.prioritize.scores import (attention_abc_scores, attention_scores, knockout_deltas, plot_locus,
+                                        score_genes, write_scores)
 
 L = 64
 
@@ -78,7 +79,10 @@ def test_score_genes_table(store, model, tmp_path):
     assert list(df.loc[df["gene"] == "A", "enhancer_name"]) == ["e1", "e2", "e0", "e3"]  # ties: leftmost first
     np.testing.assert_allclose(df.groupby("gene")["attention"].sum(), 1.0, rtol=1e-6)
     np.testing.assert_allclose(df.groupby("gene")["abc"].sum(), 1.0, rtol=1e-6)
-    np.testing.assert_allclose(df["attention_abc"], df["attention"] * df["abc"])
+    # the fixture model is the Hi-C variant: attention_abc falls back to its own attention
+    np.testing.assert_allclose(df["attention_abc"], df["model_attention_abc"])
+    product = df["attention"] * df["abc"]
+    np.testing.assert_allclose(df["attention_abc"], product / product.groupby(df["gene"]).transform("sum"))
     a = df[df["gene"] == "A"]
     activity = np.sqrt(a["dnase"] * a["h3k27ac"]) * a["contact"]
     np.testing.assert_allclose(a["abc"], activity / activity.sum())
@@ -179,3 +183,110 @@ def test_prioritize_epinformer_command(store, model, tmp_path):
                                         "--gene", "NOPE", "-o", str(tmp_path / "x")])
     assert unknown.exit_code == 2
     assert "NOPE" in unknown.output
+
+
+def test_attention_abc_definition():
+    """Lin et al. 2024: attention x activity x contact, renormalised within each gene."""
+    attention = np.array([0.5, 0.5, 0.2, 0.8, 1.0])
+    activity = np.array([1.0, 3.0, 2.0, 2.0, 0.0])
+    contact = np.array([0.2, 0.1, 1.0, 0.5, 1.0])
+    got = attention_abc_scores(attention, activity, contact, ["g", "g", "h", "h", "k"])
+    np.testing.assert_allclose(got, [0.1 / 0.25, 0.15 / 0.25, 0.4 / 1.2, 0.8 / 1.2, 0.0])
+
+
+def test_attention_abc_takes_the_pe_activity_models_attention(store, model):
+    torch.manual_seed(1)
+    activity_model = EPInformer(L, L, max_enhancers=4, n_gene_features=0, variant="PE-Activity").eval()
+    df = score_genes(model, store, attention_model=activity_model)
+    own = score_genes(activity_model, store)
+    # the Hi-C model's attention stays as `attention` and `model_attention_abc`
+    np.testing.assert_allclose(df["attention"], score_genes(model, store)["attention"], atol=1e-6)
+    np.testing.assert_allclose(df["attention_activity"], own["attention"], atol=1e-6)
+    assert not np.allclose(df["attention"], df["attention_activity"])
+    np.testing.assert_allclose(df["attention_abc"], own["attention_abc"], atol=1e-6)
+    np.testing.assert_allclose(df["attention_abc"],
+                               attention_abc_scores(own["attention"], df["activity"], df["contact"], df["gene"]),
+                               atol=1e-6)
+    np.testing.assert_allclose(df["model_attention_abc"],
+                               attention_abc_scores(df["attention"], df["activity"], df["contact"], df["gene"]),
+                               atol=1e-6)
+    np.testing.assert_allclose(df.groupby("gene")["attention_abc"].sum(), 1.0, rtol=1e-6)
+    with pytest.raises(UsageError):
+        score_genes(model, store, attention_model=EPInformer(128, 128, n_gene_features=0))
+
+
+@pytest.fixture(scope="module")
+def three_chromosomes(tmp_path_factory):
+    """One gene with two candidates on each of chr1, chr2, chr3."""
+    tmp = tmp_path_factory.mktemp("folds")
+    rng = np.random.default_rng(2)
+    chroms = ["chr1", "chr2", "chr3"]
+    (tmp / "g.fa").write_text("".join(f">{c}\n{''.join(rng.choice(list('ACGT'), 20_000))}\n" for c in chroms))
+    pd.DataFrame({"gene": ["G1", "G2", "G3"], "chrom": chroms, "tss": 10_000,
+                  "expression": [1.0, 2.0, 3.0]}).to_csv(tmp / "genes.tsv", sep="\t", index=False)
+    centres = np.array([7_000, 13_000] * 3)
+    pd.DataFrame({"chrom": np.repeat(chroms, 2), "start": centres - 100, "end": centres + 100,
+                  "name": [f"e{i}" for i in range(6)], "dnase": 1.0 + np.arange(6),
+                  "h3k27ac": 2.0}).to_csv(tmp / "el.bed", sep="\t", index=False)
+    path = tmp / "genes.h5"
+    build_gene_store(tmp / "genes.tsv", tmp / "el.bed", tmp / "g.fa", path, promoter_length=L,
+                     enhancer_length=L, max_enhancers=4, max_distance=8_000)
+    return path
+
+
+def _fold_models():
+    models = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        models.append(EPInformer(L, L, max_enhancers=4, n_gene_features=0).eval())
+    return models
+
+
+def test_held_out_routing_scores_each_gene_with_its_fold_model(three_chromosomes):
+    first, second = _fold_models()
+    folds = [FoldModel("fold_1", first, ["chr1"]), FoldModel("fold_2", second, ["2"])]  # chr aliases match
+    np.testing.assert_array_equal(route_genes(["chr1", "chr2", "chr3", "1"], folds), [0, 1, -1, 0])
+    df = score_genes_held_out(folds, three_chromosomes)
+    assert list(df["gene"]) == ["G1", "G1", "G2", "G2"]  # G3's chromosome is no fold's test set
+    assert list(df["fold_model"]) == ["fold_1", "fold_1", "fold_2", "fold_2"]
+    for gene, fold_model in (("G1", first), ("G2", second)):
+        direct = score_genes(fold_model, three_chromosomes, genes=[gene])
+        np.testing.assert_allclose(df.loc[df["gene"] == gene, "knockout"], direct["knockout"], atol=1e-6)
+        np.testing.assert_allclose(df.loc[df["gene"] == gene, "prediction"], direct["prediction"], atol=1e-6)
+    # the other fold's model predicts differently: routing matters
+    other = score_genes(second, three_chromosomes, genes=["G1"])
+    assert not np.allclose(df.loc[df["gene"] == "G1", "prediction"], other["prediction"])
+    with pytest.raises(UsageError, match="G3"):
+        score_genes_held_out(folds, three_chromosomes, genes=["G3"])
+    with pytest.raises(UsageError, match="both"):
+        route_genes(["chr1"], [FoldModel("a", first, ["chr1"]), FoldModel("b", second, ["1", "chr3"])])
+
+
+def test_prioritize_epinformer_over_fold_runs(three_chromosomes, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from epitools.cli.prioritize import main
+    from epitools.io.checkpoint import make_checkpoint, save_checkpoint
+
+    runs = tmp_path / "runs"
+    for i, (model, chrom) in enumerate(zip(_fold_models(), ["chr1", "chr3"]), start=1):
+        run = runs / f"fold_{i}"
+        run.mkdir(parents=True)
+        save_checkpoint(make_checkpoint(model, "epinformer", "onehot"), run / "model.pt")
+        (run / "metrics.json").write_text(json.dumps({"split_info": {"scheme": "chrom12", "test_chroms": [chrom]}}))
+    out = tmp_path / "prio"
+    result = CliRunner().invoke(main, ["epinformer", "--runs", str(runs), "--data", str(three_chromosomes),
+                                       "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "scores.tsv", sep="\t")
+    assert dict(zip(table["gene"], table["fold_model"])) == {"G1": "fold_1", "G3": "fold_2"}
+    direct = score_genes(_fold_models()[1], three_chromosomes, genes=["G3"])
+    np.testing.assert_allclose(table.loc[table["gene"] == "G3", "knockout"], direct["knockout"], atol=1e-5)
+
+    (runs / "fold_2" / "metrics.json").write_text(json.dumps({"split_info": {"scheme": "random"}}))
+    bad = CliRunner().invoke(main, ["epinformer", "--model", str(runs / "fold_1" / "model.pt"), "--model",
+                                    str(runs / "fold_2" / "model.pt"), "--data", str(three_chromosomes),
+                                    "-o", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "test chromosomes" in bad.output

@@ -46,3 +46,19 @@ def test_cli_help_states_the_defaults_and_passes_none_through():
     assert "EPInformer 6" in text and "else 5" in text and "else 20" in text
     ctx = main.make_context("epi-train", ["--data", __file__, "--model", "epinformer", "--out", "run"])
     assert ctx.params["patience"] is None and ctx.params["batch_size"] is None and ctx.params["epochs"] is None
+
+
+def test_split_options_of_another_scheme_are_refused(tmp_path):
+    """--folds means nothing to chrom12 (12 fixed folds) and --train-cells nothing to chrom:
+    giving them is an error, not silently ignored."""
+    from click.testing import CliRunner
+
+    from _planted import make_store
+    from epitools.cli.train import main
+
+    store = make_store(tmp_path / "s.h5", n=40)
+    for args in (["--split", "chrom12", "--folds", "5"], ["--split", "chrom", "--train-cells", "A"]):
+        res = CliRunner().invoke(main, ["--data", store, "--model", "simcnn", "--fold", "1", *args,
+                                        "-o", str(tmp_path / "run")])
+        assert res.exit_code == 2 and "is not used by --split" in res.output, res.output
+        assert not (tmp_path / "run").exists()

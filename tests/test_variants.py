@@ -152,7 +152,7 @@ def test_cli_outputs_pairs_and_epinformer(setup, tmp_path):
     assert rows["effect"].isna().all()
     scored = effects[effects["status"] == "scored"]
     pair_rows = scored[scored["model"].str.startswith("simcnn")]
-    np.testing.assert_allclose(pair_rows["delta_logit"], pair_rows["logit_alt"] - pair_rows["logit_ref"])
+    np.testing.assert_allclose(pair_rows["delta_logit"], pair_rows["logit_alt"] - pair_rows["logit_ref"], atol=2e-5)
     gene_rows = scored[scored["model"].str.startswith("epinformer")]
     assert len(gene_rows) and set(gene_rows["element"]) <= {"enhancer", "promoter"}
     enh = gene_rows[gene_rows["element"] == "enhancer"]
@@ -195,3 +195,19 @@ def test_element_cache_matches_whole_network(setup):
         logit = predictor.model(one_hot(torch.from_numpy(codes["enhancer"])),
                                 one_hot(torch.from_numpy(codes["promoter"])))["logit"].item()
     assert row["logit_alt"] == pytest.approx(logit, abs=1e-4)
+
+
+def test_report_figures(setup, tmp_path):
+    from epitools.report.plots import png_bytes
+    from epitools.report.variants import variant_figures
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(variants_cli, [
+        "--vcf", str(setup["sim"] / "variants.vcf.gz"), "--genome", str(setup["sim"] / "genome.fa"),
+        "--model", str(setup["pair"]), "--pairs", str(setup["sim"] / "pairs.tsv"), "--null", "20",
+        "--attribute", "--top", "2", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    figures = variant_figures(out)
+    assert set(figures) == {"manhattan", "logos_simcnn_pair"}
+    assert all(png_bytes(fig)[:4] == b"\x89PNG" for fig in figures.values())
+    assert variant_figures(tmp_path / "nothing") == {}

@@ -77,11 +77,17 @@ def _compression_option(f):
 @click.option("--max-shift", type=click.IntRange(0), default=100,
               help="Largest shift (bp) of an augmented copy's windows.")
 @click.option("--chunk-size", type=click.IntRange(1), default=10_000, help="Pairs encoded per step.")
+@click.option("--signal", "signal_items", multiple=True, metavar="NAME=FILE",
+              help="Epigenomic track (bigWig or bedGraph), repeatable: each window's mean signal "
+                   "is stored as enhancer_signal/promoter_signal for EPIPDLF's genomic branch "
+                   "(paper: CTCF, DNase, H3K4me1, H3K4me3, H3K27ac, H3K27me3, H3K36me3).")
+@click.option("--signal-bins", type=click.IntRange(1), default=1, show_default=True,
+              help="Bins per window for --signal (1: the mean over the whole window).")
 @_compression_option
 @seed_option()
 def pairs(pairs_path, fmt, promoter_bed, labels_path, cell_type, genome, out, enhancer_length,
           promoter_length, encoding, k, reverse_complement, augment_copies, max_shift, chunk_size,
-          compression, seed):
+          signal_items, signal_bins, compression, seed):
     from epitools.data.pair_store import build_pair_store
     from epitools.errors import UsageError
 
@@ -93,7 +99,21 @@ def pairs(pairs_path, fmt, promoter_bed, labels_path, cell_type, genome, out, en
         reverse_complement=reverse_complement, augment_copies=augment_copies,
         max_shift=max_shift, chunk_size=chunk_size, seed=seed,
         compression=None if compression == "none" else compression,
-        promoter_bed=promoter_bed, labels=labels_path, cell_type=cell_type)
+        promoter_bed=promoter_bed, labels=labels_path, cell_type=cell_type,
+        signals=_signals(signal_items), signal_bins=signal_bins)
+
+
+def _signals(items) -> dict:
+    """``NAME=FILE`` items of ``--signal`` → {name: file}, in the given order."""
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise click.BadParameter(f"expected NAME=FILE, got '{item}'", param_hint="--signal")
+        if name.strip() in out:
+            raise click.BadParameter(f"track '{name.strip()}' given twice", param_hint="--signal")
+        out[name.strip()] = path.strip()
+    return out
 
 
 @command(help="Build EPInformer's gene-level store: each gene's promoter window and up to "

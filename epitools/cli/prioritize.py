@@ -112,12 +112,27 @@ def evaluate(benchmark, predictions, score_column, aggregate, columns, published
 
 
 @command(help="EPInformer scores for every candidate enhancer of a gene-level store: attention "
-              "(promoter query, mean over heads and layers, sums to 1 per gene), ABC, attention-ABC, "
-              "in-silico knockout (predicted expression change with the enhancer masked) and "
-              "distance, with per-gene ranks (1 = most important). Writes scores.tsv and a locus "
+              "(promoter query, mean over heads and layers, sums to 1 per gene), ABC, attention-ABC "
+              "(the paper's: a PE-Activity model's attention x activity x contact, renormalised per "
+              "gene; see --attention-model), model_attention_abc (the same from --model's own "
+              "attention, e.g. the Hi-C variant's), in-silico knockout (predicted expression change "
+              "with the enhancer masked) and distance, with per-gene ranks (1 = most important). "
+              "Several --model (or --runs) score strictly held out: each gene by the fold model "
+              "whose test chromosomes hold it (fold_model column). Writes scores.tsv and a locus "
               "plot locus_<gene>.png per --plot gene.")
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="EPInformer checkpoint (epi-train --model epinformer).")
+@click.option("--model", "model_paths", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="EPInformer checkpoint (epi-train --model epinformer); repeatable, one per fold, "
+                   "each beside its run's metrics.json.")
+@click.option("--runs", "runs_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Directory of fold runs: every model.pt under it is a --model.")
+@click.option("--held-out", is_flag=True,
+              help="With one --model, score only the genes on its run's test chromosomes "
+                   "[on with several models or --runs].")
+@click.option("--attention-model", "attention_paths", multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="EPInformer-PE-Activity checkpoint whose attention makes attention_abc (the "
+                   "paper's definition); repeatable, matched to --model runs by their test "
+                   "chromosomes [--model itself, with a warning unless it is PE-Activity].")
 @click.option("--data", "store_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Gene-level store (epi-encode genes --genes ... --elements ...).")
 @click.option("--gene", "genes", multiple=True, help="Score only this gene (repeatable) [all genes].")
@@ -125,14 +140,28 @@ def evaluate(benchmark, predictions, score_column, aggregate, columns, published
 @click.option("--batch-size", type=click.IntRange(1), default=8, help="Genes per forward pass.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @out_option(help="Output directory (scores.tsv, locus_<gene>.png).")
-def epinformer(model_path, store_path, genes, plot_genes, batch_size, device, out):
+def epinformer(model_paths, runs_dir, held_out, attention_paths, store_path, genes, plot_genes, batch_size,
+               device, out):
     # torch is imported here so that `abc` and `evaluate` start without it.
+    from epitools.errors import UsageError
+    from epitools.prioritize.held_out import load_fold_models, run_checkpoints, score_genes_held_out
     from epitools.prioritize.scores import load_epinformer, score_genes, write_gene_scores
     from epitools.training.quality import log_checkpoint_warning
 
-    model = load_epinformer(model_path, device)
-    log_checkpoint_warning(model_path, log)
-    scores = score_genes(model, store_path, genes=list(genes) or None, batch_size=batch_size)
+    paths = list(model_paths) + (run_checkpoints(runs_dir) if runs_dir else [])
+    if not paths:
+        raise UsageError("give --model (repeatable) or --runs")
+    for path in paths:
+        log_checkpoint_warning(path, log)
+    if len(paths) > 1 or runs_dir or held_out:
+        folds = load_fold_models(paths, attention_paths, device)
+        scores = score_genes_held_out(folds, store_path, genes=list(genes) or None, batch_size=batch_size)
+    else:
+        if len(attention_paths) > 1:
+            raise UsageError("one --model takes at most one --attention-model")
+        attention = load_epinformer(attention_paths[0], device) if attention_paths else None
+        scores = score_genes(load_epinformer(paths[0], device), store_path, genes=list(genes) or None,
+                             batch_size=batch_size, attention_model=attention)
     path = write_gene_scores(scores, out, plot_genes)
     log.info("%d gene-enhancer pairs of %d genes -> %s", len(scores), scores["gene"].nunique(), path)
 

@@ -133,6 +133,21 @@ def _list_models_options(f):
                         help="Print every registered model (name, store encoding, task) and exit.")(f)
 
 
+# options that only some --split schemes read; giving one to another scheme is an error
+_SPLIT_OPTIONS = {"folds": ("chrom", "random", "naive"), "train_cells": ("cell",), "test_cells": ("cell",)}
+
+
+def _refuse_unused_options(split: str) -> None:
+    ctx = click.get_current_context()
+    for name, schemes in _SPLIT_OPTIONS.items():
+        if name == "folds" and split == "chrom12" and ctx.params.get("folds") == 12:
+            continue  # chrom12 has 12 folds: saying so is not a contradiction
+        if split not in schemes and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            option = "--" + name.replace("_", "-")
+            raise click.UsageError(f"{option} is not used by --split {split} (only by "
+                                   f"{', '.join(schemes)}); leave it out", ctx=ctx)
+
+
 @command(help="Train a model on an encoded store (epi-encode) and evaluate it on the test fold. "
               "Writes model.pt (best epoch), last.pt, metrics.json, predictions.tsv, history.tsv, "
               "roc.png and pr.png to --out.")
@@ -140,15 +155,17 @@ def _list_models_options(f):
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Encoded store (.h5): pairs, or genes for EPInformer.")
 @click.option("--model", "model_name", required=True, help="Registered model name (epipam, epiann, ...).")
-@click.option("--split", type=click.Choice(["chrom", "chrom12", "random", "naive", "cell"]), default="chrom",
-              help="chrom: chromosome k-fold; chrom12: EPInformer 12-fold; random: overlap-aware "
-                   "groups; naive: plain random (leaks); cell: --train-cells vs --test-cells.")
+@click.option("--split", type=click.Choice(["chrom", "chrom12", "random", "naive", "stratified", "cell"]),
+              default="chrom",
+              help="chrom: chromosome k-fold (folds fixed by chromosome name); chrom12: EPInformer "
+                   "12-fold; random: overlap-aware groups; naive: plain random (leaks); stratified: "
+                   "EPIANN's stratified random 90/10; cell: --train-cells vs --test-cells.")
 @click.option("--folds", type=int, default=8, help="Number of folds (chrom, random, naive).")
 @click.option("--fold", type=int, default=1, help="Test fold, 1-based.")
 @click.option("--train-cells", help="Comma-separated training cell types (--split cell).")
 @click.option("--test-cells", help="Comma-separated test cell types (--split cell).")
 @click.option("--val-fraction", type=float, default=0.1,
-              help="Share of training groups held out for validation (random, naive, cell).")
+              help="Share of training groups held out for validation (random, naive, stratified, cell).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="YAML file of hyperparameters over the model's paper defaults.")
 @click.option("--hparam", "hparam_items", multiple=True, metavar="NAME=VALUE",
@@ -179,13 +196,20 @@ def _list_models_options(f):
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @click.option("--workers", type=int, default=0, help="DataLoader worker processes.")
 @click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA.")
+@click.option("--strategy", type=click.Choice(["single", "pretrain-finetune"]), default="single",
+              show_default=True, help="pretrain-finetune (EPIPDLF): pre-train on --data (pooled cell "
+              "lines) for the pretrain_epochs hparam into --out/pretrain, then fine-tune on "
+              "--finetune-data for finetune_epochs at finetune_lr into --out (paper: 15, 10, 1e-3).")
+@click.option("--finetune-data", type=click.Path(exists=True, dir_okay=False),
+              help="Store of the target cell line (--strategy pretrain-finetune).")
 @seed_option()
 @out_option(help="Run directory.")
 def main(data, model_name, split, folds, fold, train_cells, test_cells, val_fraction, config_path, hparam_items, epochs,
          batch_size, lr, weight_decay, patience, class_weight, negatives_per_positive, init_from, freeze, adversarial, resume,
-         device, workers, no_amp, seed, out):
+         device, workers, no_amp, strategy, finetune_data, seed, out):
     from epitools.training.loop import TrainConfig, train
 
+    _refuse_unused_options(split)
     hparams = {**(_read_config(config_path) if config_path else {}), **_parse_hparams(hparam_items, model_name)}
     config = TrainConfig(
         data=data, model=model_name, out=out, split=split, folds=folds, fold=fold, seed=seed,
@@ -195,7 +219,16 @@ def main(data, model_name, split, folds, fold, train_cells, test_cells, val_frac
         negatives_per_positive=negatives_per_positive, init_from=init_from,
         freeze=list(freeze), adversarial=adversarial, resume=resume, device=device, workers=workers,
         amp=not no_amp)
-    result = train(config)
+    if strategy == "pretrain-finetune":
+        from epitools.training.strategy import train_pretrain_finetune
+
+        if not finetune_data:
+            raise click.BadParameter("--strategy pretrain-finetune needs --finetune-data", param_hint="--finetune-data")
+        result = train_pretrain_finetune(config, finetune_data)
+    elif finetune_data:
+        raise click.BadParameter("--finetune-data is for --strategy pretrain-finetune", param_hint="--finetune-data")
+    else:
+        result = train(config)
     if result["task"] == "pairs":
         _save_test_curves(out, f"{model_name} fold {fold}")
         log.info("test fold %d: AUROC %.4f, AUPRC %.4f, F1 %.4f (n=%d, positives=%d) -> %s",

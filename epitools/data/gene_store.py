@@ -169,7 +169,7 @@ def build_gene_store(genes, elements, genome, out, *, hic=None, contacts=None,
     out : path
         The ``.h5`` file to write (atomically).
     hic : path, optional
-        ``.cool``/``.mcool`` for the contact; None uses the power-law fallback of
+        ``.hic``/``.cool``/``.mcool`` for the contact; None uses the power-law fallback of
         :func:`epitools.contacts.pair_contacts`.
     contacts : callable, optional
         ``contacts(pairs_df) -> (n,) float`` overriding ``hic`` (pairs in the canonical

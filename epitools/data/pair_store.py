@@ -17,12 +17,15 @@ import pandas as pd
 
 from epitools import __version__
 from epitools.data.augment import augmentation_plan
-from epitools.data.windows import check_elements, has_inline_sequences, pair_windows, resolve_geometry
+from epitools.data.windows import (centered_starts, check_elements, has_inline_sequences, pair_windows,
+                                   resolve_geometry)
 from epitools.errors import InputError
 from epitools.io.atomic import atomic_path
 from epitools.io.genome import Genome, file_checksum
 from epitools.io.pairs import iter_pairs
-from epitools.io.store import PAIR_COLUMNS, RDCC_NBYTES, StoreWriter, cap_metadata_cache, compression_options
+from epitools.io.store import (PAIR_COLUMNS, RDCC_NBYTES, StoreWriter, append_rows, cap_metadata_cache,
+                               compression_options)
+from epitools.io.tracks import element_signal
 from epitools.progress import progress
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,57 @@ def _source_table(chunk: pd.DataFrame, src: np.ndarray) -> dict:
     return table
 
 
+def window_signals(chrom, starts, length: int, tracks: dict, n_bins: int = 1, chrom_sizes=None) -> np.ndarray:
+    """Mean of each track over ``n_bins`` equal bins of each window (EPIPDLF's genomic features).
+
+    Parameters
+    ----------
+    chrom, starts : array-like, shape (m,)
+        Window chromosome and start; each window spans ``length`` bp.
+    tracks : dict
+        Track name -> bigWig or bedGraph path (:func:`epitools.io.tracks.element_signal`).
+    n_bins : int
+        Bins per window; 1 gives the mean over the whole window.
+    chrom_sizes : dict, optional
+        Bins are clipped to the chromosome (past its ends the signal counts as 0).
+
+    Returns
+    -------
+    np.ndarray
+        (m, n_bins, n_tracks) float32, tracks in the order of ``tracks``.
+    """
+    chrom = np.asarray(chrom, dtype=object)
+    edges = np.asarray(starts, dtype=np.int64)[:, None] + (np.arange(n_bins + 1) * length) // n_bins
+    lo, hi = edges[:, :-1].ravel(), edges[:, 1:].ravel()
+    width = (hi - lo).astype(np.float64)
+    lo = np.maximum(lo, 0)
+    if chrom_sizes:
+        size = np.array([chrom_sizes.get(c, np.iinfo(np.int64).max) for c in np.repeat(chrom, n_bins)])
+        hi = np.minimum(hi, size)
+    hi = np.maximum(hi, lo)
+    bins = pd.DataFrame({"chrom": np.repeat(chrom, n_bins), "start": lo, "end": hi})
+    out = np.zeros((len(chrom), n_bins, len(tracks)), dtype=np.float32)
+    for j, path in enumerate(tracks.values()):
+        total = element_signal(bins, path, exact=False, merge_overlaps=True)
+        out[:, :, j] = (total / np.maximum(width, 1.0)).reshape(len(chrom), n_bins)
+    return out
+
+
+def _signal_rows(chunk, src, geometry, plan, tracks, n_bins, chrom_sizes) -> dict:
+    """``enhancer_signal``/``promoter_signal`` (m, n_bins, n_tracks) of the planned rows; bins run
+    5'→3' along the stored sequence, so reverse-complemented rows have them reversed."""
+    out = {}
+    for part, length in (("enhancer", geometry.enhancer_length), ("promoter", geometry.promoter_length)):
+        starts = centered_starts(chunk[f"{part}_start"].to_numpy()[src], chunk[f"{part}_end"].to_numpy()[src],
+                                 length, plan[f"{part}_shift"])
+        values = window_signals(chunk[f"{part}_chrom"].astype(str).to_numpy()[src], starts, length, tracks,
+                                n_bins, chrom_sizes)
+        rc = np.asarray(plan["reverse_complement"], dtype=bool)
+        values[rc] = values[rc, ::-1]
+        out[f"{part}_signal"] = values
+    return out
+
+
 def _chunks(pairs, fmt: str, chunk_size: int, **read_options):
     if isinstance(pairs, pd.DataFrame):
         return None, (pairs.iloc[i:i + chunk_size] for i in range(0, len(pairs), chunk_size))
@@ -56,7 +110,8 @@ def build_pair_store(pairs, out, genome=None, *, format: str = "auto", enhancer_
                      promoter_length: int | None = None, encoding: str | None = None, k: int | None = None,
                      reverse_complement: bool = False, augment_copies: int = 0, max_shift: int = 100,
                      chunk_size: int = 10_000, seed: int = 0, compression: str | None = "blosc",
-                     promoter_bed=None, labels=None, cell_type: str | None = None) -> dict:
+                     promoter_bed=None, labels=None, cell_type: str | None = None,
+                     signals: dict | None = None, signal_bins: int = 1) -> dict:
     """Encode a pairs table into a pair store, streaming ``chunk_size`` pairs at a time.
 
     Parameters
@@ -85,6 +140,12 @@ def build_pair_store(pairs, out, genome=None, *, format: str = "auto", enhancer_
     promoter_bed, labels, cell_type : optional
         Passed to :func:`epitools.io.pairs.iter_pairs` (window-BED pairs, labels
         file, cell type filling the table's ``cell_type``).
+    signals : dict, optional
+        Track name -> bigWig/bedGraph path: each row gets ``enhancer_signal`` and
+        ``promoter_signal`` (m, signal_bins, n_tracks) float32, the mean of each track over
+        ``signal_bins`` bins of its window (:func:`window_signals`); needs genome coordinates.
+    signal_bins : int
+        Bins per window for ``signals``.
 
     Returns
     -------
@@ -114,6 +175,15 @@ def build_pair_store(pairs, out, genome=None, *, format: str = "auto", enhancer_
         "reverse_complement": bool(reverse_complement), "seed": int(seed),
         "compression": compression or "none",
     }
+    signals = dict(signals or {})
+    if signals:
+        if signal_bins < 1:
+            raise InputError(f"signal bins must be at least 1, got {signal_bins}", field="signal_bins")
+        for name, path in signals.items():
+            if not Path(path).is_file():
+                raise InputError(f"signal track '{name}' not found", path=path)
+        attrs.update(signal_tracks=json.dumps(list(signals)), signal_bins=int(signal_bins),
+                     signal_files=json.dumps({k: str(Path(v).resolve()) for k, v in signals.items()}))
     try:
         # a small chunk cache per dataset: writes are appends, and peak memory stays flat
         with atomic_path(out) as tmp, h5py.File(tmp, "w", rdcc_nbytes=RDCC_NBYTES) as h5:
@@ -146,6 +216,11 @@ def build_pair_store(pairs, out, genome=None, *, format: str = "auto", enhancer_
                             "promoter_shift": plan["promoter_shift"],
                             "reverse_complement": plan["reverse_complement"], **windows}
                     writer.append(rows, _source_table(chunk, src))
+                    if signals:
+                        sizes = genome_obj.chrom_sizes if genome_obj is not None else None
+                        for name, values in _signal_rows(chunk, src, geometry, plan, signals, signal_bins,
+                                                         sizes).items():
+                            append_rows(h5, name, values, compression)
                     n_pairs += len(chunk)
                     n_pos += int((labels_ == 1).sum())
                     bar.update(len(chunk))

@@ -40,6 +40,7 @@ import pandas as pd
 from epitools import __version__
 from epitools.data import simulate_hic, simulate_motifs, simulate_tracks, simulate_variants
 from epitools.data import simulate_files
+from epitools.data import simulate_signals
 # PAIR_COLUMNS and SimulationConfig are part of this module's API (``from ...simulate import``)
 from epitools.data.simulate_config import (HALF_LIFE_WEIGHTS, N_HALF_LIFE_FEATURES, PAIR_COLUMNS,  # noqa: F401
                                            SimulationConfig)
@@ -404,6 +405,8 @@ def simulate(out_dir, seed: int = 0, config: SimulationConfig | None = None,
             tmp, seed, genes, enh, act, chrom_sizes)
         simulate_hic.write_hic_from_cool(tmp / "hic.hic", tmp / "hic.cool")
         summary["files"] = summary["files"] + ["hic.hic"]
+        summary["files"] = summary["files"] + simulate_signals.write_signal_tracks(
+            tmp, pairs, chroms, chrom_sizes, _stream(seed, 21))
     bar.update()
     bar.close()
 

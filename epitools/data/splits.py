@@ -3,12 +3,13 @@
 Schemes (``scheme`` argument of :func:`make_split`; folds are numbered from 1):
 
 ``chrom``
-    Chromosome k-fold. The chromosomes present are put in natural order
-    (1..22, X, Y, M, then any other name alphabetically; a ``chr`` prefix is ignored)
-    and dealt round-robin: the chromosome at position ``j`` goes to fold ``j % K + 1``.
-    With K=8 on chr1–22, X this gives fold 1 = {1, 9, 17}, ..., fold 7 = {7, 15, X},
-    fold 8 = {8, 16}; the same rule works for any genome (e.g. simulated chr1..chr8 with
-    K=4: {1, 5}, {2, 6}, ...). A pair belongs to the chromosome of its enhancer.
+    Chromosome k-fold, **fixed by chromosome name**: each name has a position in
+    :data:`CHROMOSOME_ORDER` (1..22, X, Y, M; a ``chr`` prefix is ignored; numbers above 22
+    continue after M, other names a checksum of the name) and goes to fold ``position % K + 1``
+    whichever chromosomes a store holds, so two stores (pooled cell lines and one line, for
+    pre-training and fine-tuning) agree on every shared chromosome's fold. With K=8 on
+    chr1–22, X: fold 1 = {1, 9, 17}, ..., fold 7 = {7, 15, X}, fold 8 = {8, 16}; simulated
+    chr1..chr8 with K=4: {1, 5}, {2, 6}, ... . A pair belongs to the chromosome of its enhancer.
     The test set is fold ``i``; the validation set is fold ``i % K + 1``.
 ``chrom12``
     The 12-fold cross-chromosome scheme of EPInformer: fold i <= 10 validates on
@@ -23,16 +24,21 @@ Schemes (``scheme`` argument of :func:`make_split`; folds are numbered from 1):
 ``naive``
     Stratified k-fold over single pairs (augmented copies of a pair still stay together);
     it leaks overlapping windows between train and test and exists for comparison.
+``stratified``
+    EPIANN's split: a stratified random 90/10 train/test split of the pairs (augmented copies
+    of a pair stay together): ``naive`` with 10 folds whatever ``n_folds`` says, the test set
+    being fold ``fold`` (1 by default).
 ``cell``
     Cross-cell-line: train on ``train_cells``, test on ``test_cells``.
 
-For ``random``, ``naive`` and ``cell`` the validation set is ``val_fraction`` of the
+For ``random``, ``naive``, ``stratified`` and ``cell`` the validation set is ``val_fraction`` of the
 training groups, drawn with the same grouping and stratification.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,7 +48,7 @@ from scipy.sparse.csgraph import connected_components
 
 from epitools.errors import UsageError
 
-SCHEMES = ("chrom", "chrom12", "random", "naive", "cell")
+SCHEMES = ("chrom", "chrom12", "random", "naive", "stratified", "cell")
 
 
 def _chrom12_table() -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -81,8 +87,24 @@ def natural_key(chrom: str) -> tuple:
     return (1, special.get(name.upper(), 4), name)
 
 
+#: The fixed order of :func:`chromosome_folds` (names without ``chr``).
+CHROMOSOME_ORDER = tuple(str(i) for i in range(1, 23)) + ("X", "Y", "M")
+
+
+def chromosome_position(chrom: str) -> int:
+    """Position of ``chrom`` in :data:`CHROMOSOME_ORDER`; numbers above 22 continue after it,
+    any other name takes a CRC-32 of the name (the same in every store)."""
+    name = strip_chr(chrom)
+    if name.upper() in CHROMOSOME_ORDER:
+        return CHROMOSOME_ORDER.index(name.upper())
+    if name.isdigit():
+        return len(CHROMOSOME_ORDER) + int(name) - 23
+    return len(CHROMOSOME_ORDER) + zlib.crc32(name.encode())
+
+
 def chromosome_folds(chroms, n_folds: int = 8) -> dict[str, int]:
-    """Deal the distinct chromosomes of ``chroms`` round-robin over folds 1..``n_folds``.
+    """The fold (1..``n_folds``) of each distinct chromosome of ``chroms``, fixed by its name:
+    ``chromosome_position(name) % n_folds + 1`` (see the module docstring).
 
     Parameters
     ----------
@@ -94,7 +116,7 @@ def chromosome_folds(chroms, n_folds: int = 8) -> dict[str, int]:
     Returns
     -------
     dict
-        chromosome name (as given) -> fold number.
+        chromosome name (as given) -> fold number; independent of which other names occur.
     """
     names = sorted(set(map(str, chroms)), key=natural_key)
     if n_folds < 2:
@@ -102,7 +124,7 @@ def chromosome_folds(chroms, n_folds: int = 8) -> dict[str, int]:
     if len(names) < n_folds:
         raise UsageError(f"{n_folds} chromosome folds asked for but the data has only "
                          f"{len(names)} chromosomes ({', '.join(names)})")
-    return {name: j % n_folds + 1 for j, name in enumerate(names)}
+    return {name: chromosome_position(name) % n_folds + 1 for name in names}
 
 
 def interval_clusters(chroms, starts, ends) -> np.ndarray:
@@ -370,6 +392,8 @@ def make_split(table: pd.DataFrame, scheme: str = "chrom", n_folds: int = 8, fol
         info.update(train_cells=list(train_cells), test_cells=list(test_cells))
         return Split(np.sort(train), np.sort(val), np.sort(test), info)
 
+    if scheme == "stratified":
+        n_folds = 10  # EPIANN's 90/10
     if not 1 <= fold <= n_folds:
         raise UsageError(f"--fold must be in 1..{n_folds}, got {fold}")
     groups = groups_for(scheme == "random")

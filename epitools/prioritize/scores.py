@@ -2,9 +2,14 @@
 
 For every filled slot of the store: the promoter-query attention (mean over heads and
 layers, sum-normalised per gene), the ABC score (:func:`epitools.prioritize.abc.abc_score`
-with activity sqrt(DNase x H3K27ac) and the stored contact),
-attention-ABC (their product), the in-silico knockout (predicted log expression with the
-enhancer masked minus the prediction with it), the distance, and per-gene ranks of each.
+with activity sqrt(DNase x H3K27ac) and the stored contact), attention-ABC as the EPInformer
+paper defines it (:func:`attention_abc_scores`: the attention of the **PE-Activity** model
+times activity times contact, renormalised per gene), ``model_attention_abc`` (the same from
+the scored model's own attention, e.g. the Hi-C variant's), the in-silico knockout (predicted
+log expression with the enhancer masked minus the prediction with it), the distance, and
+per-gene ranks of each.
+
+Strictly held-out scores over all folds' models: :mod:`epitools.prioritize.held_out`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ log = logging.getLogger(__name__)
 
 # score column -> True when larger is more important (knockout: a larger drop is).
 RANKED_SCORES = {"attention_abc": True, "abc": True, "attention": True, "knockout": False,
-                 "distance": False}
+                 "distance": False, "model_attention_abc": True}
+# The variant whose attention attention-ABC takes (Lin et al. 2024: EPInformer-PE-Activity).
+ATTENTION_ABC_VARIANT = "PE-Activity"
 
 
 def attention_scores(attention, enhancer_mask) -> np.ndarray:
@@ -48,6 +55,28 @@ def attention_scores(attention, enhancer_mask) -> np.ndarray:
     mean = np.asarray(attention, dtype=np.float64).mean(axis=(1, 2)) * np.asarray(enhancer_mask)
     total = mean.sum(axis=1, keepdims=True)
     return np.divide(mean, total, out=np.zeros_like(mean), where=total > 0)
+
+
+def attention_abc_scores(attention, activity, contact, gene) -> np.ndarray:
+    """Attention-ABC (Lin et al. 2024): attention x activity x contact, summing to 1 per gene.
+
+    Parameters
+    ----------
+    attention, activity, contact : array, shape (n,)
+        Per candidate: attention (of EPInformer-PE-Activity in the paper), ABC activity
+        (sqrt(DNase x H3K27ac)) and the Hi-C contact.
+    gene : array, shape (n,)
+        Gene of each candidate.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n,); a gene whose products are all 0 scores 0.
+    """
+    product = (np.asarray(attention, np.float64) * np.asarray(activity, np.float64)
+               * np.asarray(contact, np.float64))
+    total = pd.Series(product).groupby(pd.factorize(np.asarray(gene))[0]).transform("sum").to_numpy()
+    return np.divide(product, total, out=np.zeros_like(product), where=total > 0)
 
 
 @torch.no_grad()
@@ -92,8 +121,31 @@ def _ranks(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def gene_rows(table: pd.DataFrame, genes, path) -> np.ndarray:
+    """Store rows of gene names ``genes`` (in their order) in a store's gene ``table``;
+    a name not in it is a ``UsageError`` naming the store ``path``."""
+    lookup = pd.Series(np.arange(len(table)), index=table["gene"])
+    unknown = [g for g in genes if g not in lookup.index]
+    if unknown:
+        raise UsageError(f"gene(s) not in {path}: {', '.join(unknown[:10])}")
+    return lookup.loc[list(genes)].to_numpy()
+
+
 @torch.no_grad()
-def score_genes(model, store, genes=None, *, batch_size: int = 8, device=None) -> pd.DataFrame:
+def _attention(model, dataset, indices, batch_size, device) -> np.ndarray:
+    """Promoter-query attention (G, M) of ``model`` over store rows ``indices``."""
+    model = model.to(device).eval()
+    parts = []
+    for lo in range(0, len(indices), batch_size):
+        batch = {k: v.to(device) for k, v in dataset.batch(indices[lo:lo + batch_size]).items()}
+        out = model(**batch)
+        parts.append(attention_scores(out["attention"].cpu().numpy(), batch["enhancer_mask"].cpu().numpy()))
+    return np.concatenate(parts)
+
+
+@torch.no_grad()
+def score_genes(model, store, genes=None, *, batch_size: int = 8, device=None,
+                attention_model=None) -> pd.DataFrame:
     """Score every candidate enhancer of the store's genes.
 
     Parameters
@@ -108,31 +160,37 @@ def score_genes(model, store, genes=None, *, batch_size: int = 8, device=None) -
         Genes per forward pass.
     device : str or torch.device, optional
         Default: the model's device.
+    attention_model : EPInformer, optional
+        The PE-Activity model whose attention makes ``attention_abc`` (the paper's
+        definition). Unset, ``model`` serves when it is that variant; otherwise ``model``'s own
+        attention is used, with a warning.
 
     Returns
     -------
     pandas.DataFrame
         One row per gene–enhancer pair: ``gene chrom tss enhancer_name enhancer_chrom
-        enhancer_start enhancer_end distance dnase h3k27ac contact activity abc attention attention_abc
-        knockout prediction expression`` and ``rank_<score>`` (1 = most important within
-        the gene; knockout ranks the largest predicted drop first, distance the nearest).
+        enhancer_start enhancer_end distance dnase h3k27ac contact activity abc attention
+        attention_activity attention_abc model_attention_abc knockout prediction expression``
+        and ``rank_<score>`` (1 = most important within the gene; knockout ranks the largest
+        predicted drop first, distance the nearest). ``attention`` is ``model``'s,
+        ``attention_activity`` the PE-Activity attention behind ``attention_abc``.
     """
     store = store if isinstance(store, GeneStore) else GeneStore(store)
     if int(store.attrs["enhancer_length"]) != model.enhancer_length:
         raise UsageError(f"store windows are {store.attrs['enhancer_length']} bp but the model was built "
                          f"for {model.enhancer_length} bp")
     table = store.genes()
-    if genes is None:
-        indices = np.arange(len(table))
-    else:
-        lookup = pd.Series(np.arange(len(table)), index=table["gene"])
-        unknown = [g for g in genes if g not in lookup.index]
-        if unknown:
-            raise UsageError(f"gene(s) not in {store.path}: {', '.join(unknown[:10])}")
-        indices = lookup.loc[list(genes)].to_numpy()
+    indices = np.arange(len(table)) if genes is None else gene_rows(table, genes, store.path)
     device = torch.device(device) if device is not None else next(model.parameters()).device
     model = model.to(device).eval()
     dataset = GeneDataset(store, indices)
+    if attention_model is not None and attention_model.enhancer_length != model.enhancer_length:
+        raise UsageError(f"the attention model was built for {attention_model.enhancer_length} bp windows, "
+                         f"the scored model for {model.enhancer_length} bp")
+    source = attention_model if attention_model is not None else model
+    if source.hparams["variant"] != ATTENTION_ABC_VARIANT:
+        log.warning("attention_abc takes the attention of a %s model; the paper's takes a %s model's "
+                    "(pass one as the attention model)", source.hparams["variant"], ATTENTION_ABC_VARIANT)
     parts = {k: [] for k in ("attention", "knockout", "prediction", "mask")}
     for lo in progress(range(0, len(indices), batch_size), desc="score genes", unit="batch"):
         rows = indices[lo:lo + batch_size]
@@ -153,6 +211,8 @@ def score_genes(model, store, genes=None, *, batch_size: int = 8, device=None) -
     attention = attention_scores(np.concatenate(parts["attention"]), mask)
     knockout = np.concatenate(parts["knockout"])
     prediction = np.concatenate(parts["prediction"])
+    activity_attention = (attention if attention_model is None
+                          else _attention(attention_model, dataset, indices, batch_size, device))
 
     candidates = store.candidates()
     position = pd.Series(np.arange(len(indices)), index=indices)
@@ -166,7 +226,11 @@ def score_genes(model, store, genes=None, *, batch_size: int = 8, device=None) -
     candidates = candidates.rename(columns={"abc_score": "abc"})
     candidates["abc"] = candidates["abc"].fillna(0.0)
     candidates["attention"] = attention[row, slot]
-    candidates["attention_abc"] = candidates["attention"] * candidates["abc"]
+    candidates["attention_activity"] = activity_attention[row, slot]
+    candidates["attention_abc"] = attention_abc_scores(candidates["attention_activity"], candidates["activity"],
+                                                       candidates["contact"], candidates["gene_index"])
+    candidates["model_attention_abc"] = attention_abc_scores(candidates["attention"], candidates["activity"],
+                                                             candidates["contact"], candidates["gene_index"])
     candidates["knockout"] = knockout[row, slot]
     candidates["prediction"] = prediction[row]
     candidates["expression"] = table["expression"].to_numpy()[candidates["gene_index"].to_numpy()]

@@ -224,6 +224,9 @@ def write_tracks(table: pd.DataFrame, out_dir, score_column: str, *, threshold: 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # The reader's row-level attrs (source lines) do not follow the subsets taken here.
+    table = table.copy(deep=False)
+    table.attrs = {}
     links = select_links(table, score_column, threshold)
     if links.empty:
         raise InputError(f"no pair has a finite {score_column}"

@@ -9,6 +9,7 @@ when resuming and open the training batches.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -166,7 +167,7 @@ def _build_model(config: TrainConfig, cls, source, device) -> torch.nn.Module:
         name, value = next(iter(clash.items()))
         raise UsageError(f"--hparam {name}={value} contradicts the store {config.data}, whose windows "
                          f"have {name}={source.geometry[name]}; re-encode the store to change it")
-    hparams = {**config.hparams, **source.geometry}
+    hparams = {**config.hparams, **source.geometry, **signal_hparams(cls, source, config.hparams)}
     try:
         model = cls(**hparams).to(device)
     except (TypeError, ValueError) as exc:
@@ -183,6 +184,18 @@ def _build_model(config: TrainConfig, cls, source, device) -> torch.nn.Module:
             raise ModelError(f"--init-from {config.init_from}: weights do not fit: {exc}") from exc
         log.info("initialised from %s", config.init_from)
     return model
+
+
+def signal_hparams(cls, source, given: dict) -> dict:
+    """``n_signal_tracks`` from a store with ``enhancer_signal``/``promoter_signal`` (epi-encode
+    ``--signal``), for models that take the signals (EPIPDLF's genomic branch) and were not told
+    otherwise; a model without the hparam ignores the signals."""
+    tracks = getattr(source, "provenance", {}).get("signal_tracks")
+    if not tracks or "n_signal_tracks" not in getattr(cls, "default_hparams", {}) or "n_signal_tracks" in given:
+        return {}
+    n = len(json.loads(tracks))
+    log.info("the store holds %d signal tracks (%s): the model's genomic branch uses them", n, tracks)
+    return {"n_signal_tracks": n}
 
 
 def _optimizer(config: TrainConfig, model, frozen) -> torch.optim.Optimizer:
@@ -250,8 +263,10 @@ def prepare(config: TrainConfig) -> Run:
     split, val_rows, test_rows = _split(config, source)
     model = _build_model(config, cls, source, device)
     schedule = resolve_schedule(config, model.hparams)
-    log.info("%s: up to %d epochs, batch size %d, early stopping after %d epochs without gain",
-             config.model, schedule["epochs"], schedule["batch_size"], schedule["patience"])
+    epochs, patience = schedule["epochs"], schedule["patience"]
+    log.info("%s: up to %d epoch%s, batch size %d, early stopping after %d epoch%s without gain",
+             config.model, epochs, "" if epochs == 1 else "s", schedule["batch_size"], patience,
+             "" if patience == 1 else "s")
     frozen = apply_freeze(model, config.freeze) if config.freeze else []
     optimizer = _optimizer(config, model, frozen)
     adversary = _adversary(config, model)

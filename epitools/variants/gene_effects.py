@@ -97,7 +97,7 @@ def gene_effects(model, store, variants: pd.DataFrame, genome, device="cpu", bat
     alt = alt_windows(genome, win["chrom"].to_numpy(dtype=object), win["start"].to_numpy(), hits["offset"],
                       v["ref"].tolist(), v["alt"].tolist(), length)
     gene_index = win["gene_index"].to_numpy()
-    slot = win["slot"].to_numpy()
+    slot = win["slot"].to_numpy().copy()
     dataset = GeneDataset(store)
     gene_names = store.genes()["gene"].to_numpy()
     # REF embeddings of each gene holding a variant, once; then per hit only its ALT window

@@ -176,7 +176,7 @@ class PairValidator:
         self.rows += len(df)
         out = canonical_order(df.drop(columns="_line"))
         # file line of each row, for later checks to name (kept out of the table's columns)
-        out.attrs["source_lines"] = df["_line"].to_numpy(dtype=np.int64)
+        out.attrs["source_lines"] = SourceLines(df["_line"].to_numpy(dtype=np.int64))
         return out
 
     def _cell_type(self, df):
@@ -253,6 +253,30 @@ class PairValidator:
                 first = int(lines[int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])])
             self.fail(df, dup, "pair_id", f"duplicate pair_id, first seen on line {first}")
         self.seen.add(keys, lines)
+
+
+class SourceLines:
+    """File lines of a chunk's rows, kept in ``DataFrame.attrs``.
+
+    pandas compares ``attrs`` when it combines frames; an array there would make that
+    comparison ambiguous, so equality is identity.
+    """
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: np.ndarray):
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i):
+        return self.lines[i]
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
 
 
 def occurrence_index(keys: np.ndarray) -> np.ndarray:
