@@ -68,9 +68,9 @@ test-slow: install
 demo: install
 	$(BIN)/epi-simulate -o $(SIM) $(SIM_ARGS) --seed $(SEED) --force
 	$(BIN)/epi-contacts --pairs $(SIM)/pairs.tsv --hic $(SIM)/hic.mcool -o $(RESULTS)/contacts/pairs.tsv
-	$(BIN)/epi-prioritize abc --pairs $(RESULTS)/contacts/pairs.tsv --dhs $(SIM)/dnase.bw \
+	$(BIN)/epi-prioritize abc --pairs $(RESULTS)/contacts/pairs.tsv --dnase $(SIM)/dnase.bw \
 		--h3k27ac $(SIM)/h3k27ac.bw -o $(RESULTS)/abc/abc.tsv
-	$(BIN)/epi-report tracks --links $(RESULTS)/abc/abc.tsv --score-column abc_score --threshold 0.02 \
+	$(BIN)/epi-report tracks --links $(RESULTS)/abc/abc.tsv --score-column abc_score --score-threshold 0.02 \
 		--chrom-sizes $(SIM)/chrom.sizes --name demo -o $(RESULTS)/tracks
 	$(BIN)/epi-encode pairs --pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa \
 		--enhancer-length $(ENHANCER_LENGTH) --promoter-length $(PROMOTER_LENGTH) --seed $(SEED) \

@@ -100,7 +100,7 @@ def chr22(work: Path) -> None:
             "--h3k27ac", str(ABC_DIR / "Enhancers.H3K27ac.ENCFF790GFL.CountReads.bedgraph.gz"),
             "--qnorm", str(QNORM)],
            genes, ["--gamma", params["hic_gamma"].strip(), "--scale", params["hic_scale"].strip(),
-                   "--threshold", "0.027"], [],
+                   "--abc-threshold", "0.027"], [],
            # the read counts on hand are ABC's, over its own element list (no BAMs in shared data)
            activity_elements=ABC_DIR / "EnhancerList.bed.gz")
 

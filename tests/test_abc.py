@@ -144,7 +144,7 @@ def test_abc_command_on_simulated_tracks_and_hic(simulated, tmp_path):
     from epitools.cli.prioritize import main
     from epitools.prioritize.abc import score_table
 
-    args = ["--pairs", simulated / "pairs.tsv", "--dhs", simulated / "dnase.bw",
+    args = ["--pairs", simulated / "pairs.tsv", "--dnase", simulated / "dnase.bw",
             "--h3k27ac", simulated / "h3k27ac.bw", "--hic", simulated / "hic.cool"]
     res = CliRunner().invoke(main, ["abc", *map(str, args), "-o", str(tmp_path / "abc.tsv")])
     assert res.exit_code == 0, res.output
@@ -159,6 +159,6 @@ def test_abc_command_on_simulated_tracks_and_hic(simulated, tmp_path):
     assert res.exit_code == 2 and "--window must be positive" in res.output
     empty = tmp_path / "empty.bedGraph"
     empty.write_text("chrZ\t0\t10\t1\n")
-    res = CliRunner().invoke(main, ["abc", "--pairs", str(simulated / "pairs.tsv"), "--dhs", str(empty),
+    res = CliRunner().invoke(main, ["abc", "--pairs", str(simulated / "pairs.tsv"), "--dnase", str(empty),
                                     "-o", str(tmp_path / "y.tsv")])
     assert res.exit_code == 2 and "no signal over any of the" in res.output

@@ -25,7 +25,7 @@ def abc_table(simulated, tmp_path_factory):
     """``epi-prioritize abc`` on ``epi-simulate --preset tiny``."""
     path = tmp_path_factory.mktemp("browser") / "abc.tsv"
     res = CliRunner().invoke(prioritize, ["abc", "--pairs", str(simulated / "pairs.tsv"),
-                                          "--dhs", str(simulated / "dnase.bw"),
+                                          "--dnase", str(simulated / "dnase.bw"),
                                           "--h3k27ac", str(simulated / "h3k27ac.bw"),
                                           "--hic", str(simulated / "hic.hic"), "-o", str(path)])
     assert res.exit_code == 0, res.output
@@ -121,7 +121,7 @@ def test_scaling_and_errors(abc_table, tmp_path):
 def test_report_tracks_cli(abc_table, tmp_path):
     out = tmp_path / "tracks"
     res = CliRunner().invoke(report, ["tracks", "--links", str(abc_table), "--score-column",
-                                      "abc_score", "--threshold", "0.1", "-o", str(out)])
+                                      "abc_score", "--score-threshold", "0.1", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert {"links.bedpe", "links.interact", "activity.bw", "tracks.txt"} <= {p.name for p in out.iterdir()}
     res = CliRunner().invoke(report, ["tracks", "--links", str(abc_table), "--score-column", "nope",

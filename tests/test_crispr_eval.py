@@ -34,9 +34,9 @@ def test_evaluate_predictors_bins():
 def test_evaluate_fulco_with_published_and_own_abc(shared_data, tmp_path):
     c = shared_data / "crispr"
     res = CliRunner().invoke(main, [
-        "evaluate", "-b", str(c / "EPCrisprBenchmark_Fulco2019_K562_GRCh38.tsv.gz"),
+        "evaluate", "--benchmark", str(c / "EPCrisprBenchmark_Fulco2019_K562_GRCh38.tsv.gz"),
         "--published", str(c / "Nasser2021_CRISPR_compendium_hg19.txt.gz"),
-        "-p", str(c / "ABC_K562_Fulco2019Genes_GRCh38.tsv.gz"),
+        "--predictions", str(c / "ABC_K562_Fulco2019Genes_GRCh38.tsv.gz"),
         "--activities", str(c / "EPCrisprBenchmark_combined_data.training_K562.GRCh38.tsv.gz"),
         "-o", str(tmp_path / "ev"), "-q"])
     assert res.exit_code == 0, res.output
@@ -56,7 +56,7 @@ def test_evaluate_fulco_with_published_and_own_abc(shared_data, tmp_path):
 @pytest.mark.shared_data
 def test_evaluate_nasser_own_columns(shared_data, tmp_path):
     path = shared_data / "crispr" / "Nasser2021_CRISPR_compendium_hg19.txt.gz"
-    res = CliRunner().invoke(main, ["evaluate", "-b", str(path), "--column", "ABC.ABC.Score",
+    res = CliRunner().invoke(main, ["evaluate", "--benchmark", str(path), "--column", "ABC.ABC.Score",
                                     "--column", "TargetFinder.TargetFinder_prediction", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(tmp_path / "evaluation.tsv", sep="\t")
@@ -71,7 +71,7 @@ def test_evaluate_nasser_own_columns(shared_data, tmp_path):
 @pytest.mark.shared_data
 def test_evaluate_nasser_every_cell_type_with_union(shared_data, tmp_path):
     path = shared_data / "crispr" / "Nasser2021_CRISPR_compendium_hg19.txt.gz"
-    res = CliRunner().invoke(main, ["evaluate", "-b", str(path), "--column", "ABC.ABC.Score",
+    res = CliRunner().invoke(main, ["evaluate", "--benchmark", str(path), "--column", "ABC.ABC.Score",
                                     "--column", "TargetFinder.TargetFinder_prediction", "--union",
                                     "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output
@@ -91,23 +91,23 @@ def test_evaluate_nasser_every_cell_type_with_union(shared_data, tmp_path):
 def test_cli_exit_codes(tmp_path):
     bad = tmp_path / "bad.tsv"
     bad.write_text("a\tb\n1\t2\n")
-    res = CliRunner().invoke(main, ["evaluate", "-b", str(bad), "-o", str(tmp_path / "o")])
+    res = CliRunner().invoke(main, ["evaluate", "--benchmark", str(bad), "-o", str(tmp_path / "o")])
     assert res.exit_code == 2 and "not a CRISPR benchmark" in res.output
     assert not (tmp_path / "o" / "evaluation.tsv").exists()
-    res = CliRunner().invoke(main, ["evaluate", "-b", str(tmp_path / "missing.tsv"), "-o", str(tmp_path)])
+    res = CliRunner().invoke(main, ["evaluate", "--benchmark", str(tmp_path / "missing.tsv"), "-o", str(tmp_path)])
     assert res.exit_code == 2
 
 
 def test_unreadable_tables_exit_2(tmp_path):
     broken = tmp_path / "bench.tsv.gz"
     broken.write_bytes(b"not gzip at all")
-    res = CliRunner().invoke(main, ["evaluate", "-b", str(broken), "-o", str(tmp_path / "o")])
-    assert res.exit_code == 2 and "cannot read benchmark" in res.output
+    res = CliRunner().invoke(main, ["evaluate", "--benchmark", str(broken), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "bench.tsv.gz" in res.output and "gzip" in res.output
     bench = tmp_path / "bench.tsv"
     pd.DataFrame({"chrom": ["chr1", "chr1"], "chromStart": [100, 900], "chromEnd": [200, 1000],
                   "measuredGeneSymbol": ["G", "G"], "startTSS": [5000, 5000],
                   "Regulated": ["TRUE", "FALSE"]}).to_csv(bench, sep="\t", index=False)
     pred = tmp_path / "pred.tsv"
     pred.write_text("chr\tstart\tend\tTargetGene\n")
-    res = CliRunner().invoke(main, ["evaluate", "-b", str(bench), "-p", str(pred), "-o", str(tmp_path / "o")])
+    res = CliRunner().invoke(main, ["evaluate", "--benchmark", str(bench), "--predictions", str(pred), "-o", str(tmp_path / "o")])
     assert res.exit_code == 2 and "no score column" in res.output and "--score-column" in res.output

@@ -97,7 +97,7 @@ def test_value_errors_are_typed():
                           "activity": [1.0], "contact_norm": [1.0]})
     with pytest.raises(UsageError, match="--window must be positive"):
         score_table(pairs, window=0)
-    with pytest.raises(UsageError, match="--h3k27ac and --qnorm need --dhs"):
+    with pytest.raises(UsageError, match="--h3k27ac and --qnorm need --dnase"):
         score_table(pairs, h3k27ac="x.bw")
     assert score_table(pairs)["abc_score"].tolist() == [1.0]
 
@@ -131,7 +131,7 @@ def _evaluate(args, out):
 @pytest.mark.shared_data
 def test_every_cell_type_gets_a_table_and_pooled(multicell, tmp_path):
     path, table = multicell["path"], multicell["table"]
-    res, ev, matched = _evaluate(["-b", path, "--activities", path], tmp_path / "ev")
+    res, ev, matched = _evaluate(["--benchmark", path, "--activities", path], tmp_path / "ev")
     assert list(dict.fromkeys(ev["cell_type"])) == ["HCT116", "K562", "pooled"]
     for cell in ("HCT116", "K562"):
         assert f"== {cell}: " in res.output
@@ -158,17 +158,17 @@ def test_every_cell_type_gets_a_table_and_pooled(multicell, tmp_path):
     assert "gene(s) have zero total activity x contact" in res.output
     assert "--common: 0 of" in res.output
     # a cell type's table does not depend on the others' pairs (ABC's denominators included)
-    _, alone, _ = _evaluate(["-b", path, "--activities", path, "--cell-type", "K562"], tmp_path / "k562")
+    _, alone, _ = _evaluate(["--benchmark", path, "--activities", path, "--cell-type", "K562"], tmp_path / "k562")
     pd.testing.assert_frame_equal(alone, ev[ev["cell_type"] == "K562"].reset_index(drop=True))
 
 
 @pytest.mark.shared_data
 def test_chosen_cell_types_only(multicell, tmp_path):
     path = multicell["path"]
-    res, ev, matched = _evaluate(["-b", path, "--cell-type", "HCT116"], tmp_path / "one")
+    res, ev, matched = _evaluate(["--benchmark", path, "--cell-type", "HCT116"], tmp_path / "one")
     assert set(ev["cell_type"]) == {"HCT116"} and set(matched["cell_type"]) == {"HCT116"}
     assert (tmp_path / "one" / "pr_curves.png").is_file()
-    res = CliRunner().invoke(main, ["evaluate", "-b", str(path), "--cell-type", "WTC11", "-o", str(tmp_path)])
+    res = CliRunner().invoke(main, ["evaluate", "--benchmark", str(path), "--cell-type", "WTC11", "-o", str(tmp_path)])
     assert res.exit_code == 2 and "--cell-type WTC11" in res.output and "HCT116, K562" in res.output
 
 
@@ -178,7 +178,7 @@ def test_partial_predictor_under_common_union_and_nan_drop(multicell, tmp_path):
     scored = table["partial_score"].notna()
     lost = int((~scored).sum())
     lost_pos = int(table.loc[~scored, "Regulated"].astype(str).str.upper().eq("TRUE").sum())
-    args = ["-b", path, "--column", "partial_score"]
+    args = ["--benchmark", path, "--column", "partial_score"]
     res, ev, _ = _evaluate(args, tmp_path / "common")
     assert f"{lost} of {len(table)} pairs ({lost_pos} of" in res.output
     assert (ev.loc[ev["cell_type"] == "pooled", "n"] == len(table) - lost).all()

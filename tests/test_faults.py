@@ -408,7 +408,7 @@ def test_abc_command_refuses_an_overlapping_track_unless_asked_to_merge(tmp_path
     track = tmp_path / "dhs.bedGraph"
     track.write_text("chr1\t0\t30000\t1\nchr1\t20100\t20200\t5\nchr1\t39000\t42000\t2\n")
     out = tmp_path / "new" / "abc.tsv"
-    args = ["abc", "--pairs", str(tmp_path / "pairs.tsv"), "--dhs", str(track), "-o", str(out)]
+    args = ["abc", "--pairs", str(tmp_path / "pairs.tsv"), "--dnase", str(track), "-o", str(out)]
     res = CliRunner().invoke(prioritize_cli, args)
     assert res.exit_code == 2, res.output
     assert f"{track}, line 2: interval chr1:20100-20200 overlaps chr1:0-30000 of line 1" in res.output

@@ -140,7 +140,7 @@ def test_cli_contacts_and_abc_read_hic(simulated, tmp_path):
         assert res.exit_code == 0, res.output
         abc_out = tmp_path / f"abc_{ext}.tsv"
         res = CliRunner().invoke(prioritize.main, ["abc", "--pairs", str(simulated / "pairs.tsv"),
-                                                   "--dhs", str(simulated / "dnase.bw"),
+                                                   "--dnase", str(simulated / "dnase.bw"),
                                                    "--h3k27ac", str(simulated / "h3k27ac.bw"),
                                                    "--hic", str(simulated / f"hic.{ext}"),
                                                    "-o", str(abc_out)])

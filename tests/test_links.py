@@ -20,7 +20,7 @@ def inputs(simulated, tmp_path_factory):
     """ABC output of the tiny simulation, a gene-less pair-model table and an EPInformer-like one."""
     out = tmp_path_factory.mktemp("links")
     res = CliRunner().invoke(prioritize, ["abc", "--pairs", str(simulated / "pairs.tsv"),
-                                          "--dhs", str(simulated / "dnase.bw"),
+                                          "--dnase", str(simulated / "dnase.bw"),
                                           "--h3k27ac", str(simulated / "h3k27ac.bw"),
                                           "--hic", str(simulated / "hic.cool"), "-o", str(out / "abc.tsv")])
     assert res.exit_code == 0, res.output
@@ -122,7 +122,7 @@ def test_links_cli(inputs, tmp_path):
     out, abc, *_ = inputs
     res = CliRunner().invoke(prioritize, ["links", "--abc", str(out / "abc.tsv"), "--epinformer",
                                           str(out / "scores.tsv"), "--pairs-scores", str(out / "pred.tsv"),
-                                          "--threshold", "0.1", "-o", str(tmp_path / "l.tsv")])
+                                          "--abc-threshold", "0.1", "-o", str(tmp_path / "l.tsv")])
     assert res.exit_code == 0, res.output
     links = pd.read_csv(tmp_path / "l.tsv", sep="\t")
     assert links["abc_predicted"].sum() == (abc["abc_score"] >= 0.1).sum()

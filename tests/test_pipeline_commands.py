@@ -475,6 +475,21 @@ def test_prioritize_and_evaluate(abc_scores, crispr_evaluation):
     assert crispr_evaluation.is_file()
 
 
+@pytest.fixture(scope="module")
+def variant_effects(pipeline, tasks, simulated, run_dir):
+    out = run_task(pipeline, tasks, "EPI_VARIANTS",
+                   {"vcf": simulated / "variants.vcf.gz", "fasta": simulated / "genome.fa",
+                    "fasta_index": simulated / "genome.fa.fai", "models": run_dir / "model.pt",
+                    "pairs": simulated / "pairs.tsv", "store": None},
+                   {"id": "sim"}, prefix="sim_variants", extra_args="--null 50")
+    return out / "sim_variants"
+
+
+def test_variant_effects(variant_effects):
+    summary = pd.read_csv(variant_effects / "summary.tsv", sep="\t")
+    assert {"scored", "not_scored_outside_windows"} <= set(summary["status"])
+
+
 # Which module fixture runs each process's rendered call. A process added to modules/local/
 # without an entry here fails test_every_module_call_is_run.
 TASK_FIXTURES = {
@@ -493,6 +508,7 @@ TASK_FIXTURES = {
     "EPI_PRIORITIZE": ["abc_scores"],
     "EPI_PRIORITIZE_GENES": ["gene_scores"],
     "EPI_EVALUATE": ["crispr_evaluation", "gene_evaluation"],
+    "EPI_VARIANTS": ["variant_effects"],
 }
 
 

@@ -136,7 +136,7 @@ def demo_results(tmp_path_factory, simulated, single_torch_thread):
     res = tmp_path_factory.mktemp("demo") / "results"
     sim = simulated
     _invoke(["contacts", "--pairs", sim / "pairs.tsv", "--hic", sim / "hic.mcool", "-o", res / "contacts/pairs.tsv"])
-    _invoke(["prioritize", "abc", "--pairs", res / "contacts/pairs.tsv", "--dhs", sim / "dnase.bw",
+    _invoke(["prioritize", "abc", "--pairs", res / "contacts/pairs.tsv", "--dnase", sim / "dnase.bw",
              "--h3k27ac", sim / "h3k27ac.bw", "-o", res / "abc/abc.tsv"])
     _invoke(["encode", "pairs", "--pairs", sim / "pairs.tsv", "--genome", sim / "genome.fa",
              "--enhancer-length", 256, "--promoter-length", 256, "-o", res / "encoded/pairs.h5"])
@@ -165,7 +165,7 @@ def demo_results(tmp_path_factory, simulated, single_torch_thread):
              "--min-pairs", 1, "-o", res / "attribution/tf_pairs"])
     _motif_outputs(sim, res / "attribution/motifs")
     _crispr_benchmark(sim / "pairs.tsv", res / "benchmark.tsv")
-    _invoke(["prioritize", "evaluate", "-b", res / "benchmark.tsv", "-p", res / "abc/abc.tsv",
+    _invoke(["prioritize", "evaluate", "--benchmark", res / "benchmark.tsv", "--predictions", res / "abc/abc.tsv",
              "-o", res / "crispr"])
     (res / "pipeline_info").mkdir()
     (res / "pipeline_info/versions.yml").write_text('"EPI_TRAIN":\n    epitools: 0.1.0\n    torch: 2.13.0\n')

@@ -70,5 +70,5 @@ def test_write_tf_pairs_files_and_option_errors(tmp_path):
     assert len(jaspar_subset()) > 100
     with pytest.raises(UsageError, match="--motifs: MA9999.1 not in"):
         jaspar_subset("MA0099.4,MA9999.1")
-    with pytest.raises(UsageError, match="--threshold"):
+    with pytest.raises(UsageError, match="--fimo-p-value"):
         write_tf_pairs(tmp_path / "e.tsv", tmp_path / "p.tsv", tmp_path / "out", threshold=0)

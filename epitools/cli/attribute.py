@@ -75,7 +75,8 @@ def scores(model_path, data, method, n_shuffles, element, max_pairs, rows, slots
               help="Fewest seqlets of a sign to cluster them.")
 @click.option("--final-min-cluster-size", type=click.IntRange(1), default=20,
               help="Fewest seqlets of a reported pattern.")
-@click.option("--top", type=click.IntRange(1), default=3, help="JASPAR matches reported per pattern.")
+@click.option("--matches-per-pattern", "top", type=click.IntRange(1), default=3,
+              help="JASPAR matches reported per pattern.")
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False),
               help="Checkpoint whose first-layer filters are also matched.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
@@ -148,9 +149,9 @@ def tracks(attributions, model_path, data, chrom_sizes, width, n_regions, max_pa
               help="promoter_top_regions.tsv from 'epi-attribute tracks'.")
 @click.option("--motifs", "motif_ids", default=None,
               help="Comma-separated JASPAR IDs to scan (default: all CORE vertebrates).")
-@click.option("--threshold", type=float, default=1e-4, help="FIMO p-value threshold.")
+@click.option("--fimo-p-value", "threshold", type=float, default=1e-4, help="FIMO p-value threshold of a motif hit.")
 @click.option("--min-pairs", type=click.IntRange(1), default=3, help="Fewest pairs with a combination to test it.")
-@click.option("--top", type=click.IntRange(1), default=20, help="Combinations shown in the heatmap.")
+@click.option("--heatmap-pairs", "top", type=click.IntRange(1), default=20, help="TF combinations shown in the heatmap.")
 @out_option(help="Output directory.")
 def tf_pairs(enhancer_regions, promoter_regions, motif_ids, threshold, min_pairs, top, out):
     from epitools.interpret.tf_pairs import write_tf_pairs

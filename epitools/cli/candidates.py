@@ -74,8 +74,10 @@ def regions(peaks, signal, rank_by, n_strongest, extend, min_width, ignore_summi
               "genes table `gene chrom tss strand gene_id symbol biotype start end [expression]` with "
               "one TSS per gene: the 5' end of the gene record (its outermost TSS); genes without a "
               "gene record collapse their transcripts. Readable by `epi-encode genes`.")
-@click.option("--annotation", required=True, type=_file)
-@click.option("--format", "fmt", type=click.Choice(["auto", "gtf", "gff3", "bed", "table"]), default="auto")
+@click.option("--annotation", required=True, type=_file,
+              help="Gene annotation: GTF/GFF3 (plain or gz; GENCODE, Ensembl, RefSeq), BED6 or a TSS table.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "gtf", "gff3", "bed", "table"]), default="auto",
+              help="Format of --annotation (auto detects it).")
 @click.option("--biotype", "biotypes", multiple=True, default=["protein_coding"],
               help="Keep genes of this biotype (repeatable; `all` keeps every gene).")
 @click.option("--expression", type=_file, default=None,
@@ -142,7 +144,8 @@ def activity(elements, dnase, atac, h3k27ac, genes_path, qnorm, tss_slop, double
 @click.option("--max-distance", type=float, default=5_000_000, help="ABC uses 5 Mb, EPInformer 100 kb.")
 @click.option("--tss-slop", type=click.IntRange(0), default=500,
               help="Promoter anchor TSS +- this; self-promoter: a promoter element within this of the TSS.")
-@click.option("--format", "fmt", type=click.Choice(["canonical", "bedpe"]), default="canonical")
+@click.option("--format", "fmt", type=click.Choice(["canonical", "bedpe"]), default="canonical",
+              help="Output layout: the canonical pairs table or BEDPE.")
 @chrom_sizes_option
 @out_option(help="Output pairs table (.gz to compress).", file=True)
 def pairs(elements, genes_path, max_distance, tss_slop, fmt, chrom_sizes, out):

@@ -26,9 +26,10 @@ def main():
 @command(help="Activity-by-Contact score for every pair of a pairs table. Activity comes from an "
               "`activity` column, or from DNase/H3K27ac tracks over the enhancers; contact from a "
               "`contact_norm` column, a Hi-C file, or the power law.")
-@click.option("--pairs", "pairs_path", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--dhs", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="DNase/ATAC bedGraph (read counts per element, or signal) or bigWig.")
+@click.option("--pairs", "pairs_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Pairs table (any format epitools reads), e.g. epi-candidates pairs or epi-contacts output.")
+@click.option("--dnase", "dhs", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="DNase-seq or ATAC-seq bedGraph (read counts per element, or signal) or bigWig.")
 @click.option("--h3k27ac", type=click.Path(exists=True, dir_okay=False), default=None,
               help="H3K27ac bedGraph or bigWig.")
 @click.option("--merge-overlaps", is_flag=True, help="Merge overlapping bedGraph intervals (their values "
@@ -37,19 +38,21 @@ def main():
               help="ABC quantile-normalisation reference (EnhancersQNormRef.<cell>.txt).")
 @click.option("--hic", type=click.Path(exists=True, dir_okay=False), default=None,
               help=".hic/.cool/.mcool (else `contact_norm` column, else power law).")
-@click.option("--resolution", type=int, default=None)
-@click.option("--balance", type=click.Choice(cc.BALANCE_CHOICES), default="auto")
+@click.option("--resolution", type=int, default=None, help="Hi-C resolution (bp) [the finest in the file].")
+@click.option("--balance", type=click.Choice(cc.BALANCE_CHOICES), default="auto",
+              help="Hi-C balancing column/normalisation (auto: the file's own).")
 @divisive_weights_option
 @click.option("--gamma", type=float, default=None, help="Power-law exponent [ABC's K562 fit].")
 @click.option("--scale", type=float, default=None, help="Power-law log-scale [ABC's K562 fit].")
 @click.option("--window", type=float, default=5_000_000, help="Candidate elements within this of the TSS.")
 @click.option("--self-promoter/--no-self-promoter", default=True,
               help="Score a gene's own promoter element 1 (needs a `class` column).")
-@click.option("--threshold", type=float, default=0.02, help="abc_predicted = abc_score >= threshold.")
+@click.option("--abc-threshold", "threshold", type=float, default=0.02,
+              help="abc_predicted = abc_score >= this cutoff.")
 @click.option("--summaries", type=click.Path(file_okay=False), default=None,
-              help="Also write ABC's EnhancerPredictionsFull/EnhancerPredictions (score > --threshold; "
+              help="Also write ABC's EnhancerPredictionsFull/EnhancerPredictions (score > --abc-threshold; "
                    "promoter elements only as their gene's self-promoter) and GenePredictionStats here.")
-@out_option(help="Output pairs table with abc_numerator, abc_score, abc_predicted. Without --dhs the "
+@out_option(help="Output pairs table with abc_numerator, abc_score, abc_predicted. Without --dnase the "
                  "table is scored one chromosome at a time (memory: one chromosome).", file=True)
 def abc(pairs_path, dhs, h3k27ac, qnorm, hic, resolution, balance, divisive_weights, gamma, scale, window,
         self_promoter, threshold, summaries, out, merge_overlaps):
@@ -68,8 +71,9 @@ def abc(pairs_path, dhs, h3k27ac, qnorm, hic, resolution, balance, divisive_weig
               "table per cell type of the benchmark, plus pooled when there are several. Distance "
               "(lower = better) is always evaluated. Pairs without a TSS take the benchmark's own "
               "distance; every pair or positive left out is logged with its count.")
-@click.option("--benchmark", "-b", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--predictions", "-p", multiple=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--benchmark", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CRISPRi benchmark table (ENCODE-rE2G format or the Nasser 2021 compendium).")
+@click.option("--predictions", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Prediction table(s), matched to tested elements of the same gene by overlap.")
 @click.option("--score-column", default=None,
               help="Score column of --predictions [first of ABC.Score, abc_score, powerlaw.Score, score].")
@@ -80,12 +84,13 @@ def abc(pairs_path, dhs, h3k27ac, qnorm, hic, resolution, balance, divisive_weig
 @click.option("--published", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Nasser 2021 compendium: attach its published scores (--published-column) by "
                    "gene and hg19 element.")
-@click.option("--published-column", multiple=True, default=["ABC.ABC.Score"])
+@click.option("--published-column", multiple=True, default=["ABC.ABC.Score"],
+              help="Column(s) of --published to attach (repeatable).")
 @click.option("--activities", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Table of element DHS.RPM/H3K27ac.RPM (ENCODE-rE2G training format): adds our ABC "
                    "from these activities and the power-law contact.")
 @click.option("--gamma", type=float, default=None, help="Power law of our ABC [ABC's K562 fit].")
-@click.option("--scale", type=float, default=None)
+@click.option("--scale", type=float, default=None, help="Power-law log-scale of our ABC [ABC's K562 fit].")
 @click.option("--cell-type", "cell_types", multiple=True,
               help="Evaluate only this cell type of the benchmark (repeatable) [every one present].")
 @click.option("--all-pairs", is_flag=True, help="Keep pairs the benchmark marks as not for evaluation.")
@@ -168,7 +173,7 @@ def epinformer(model_paths, runs_dir, held_out, attention_paths, store_path, gen
 
 @command(help="Join score tables by (element, gene) into one links table: every score, per-gene "
               "ranks of each (rank_<score>, 1 = most important) and ABC's abc_predicted at "
-              "--threshold. Streamed one chromosome at a time (memory: one chromosome).")
+              "--abc-threshold. Streamed one chromosome at a time (memory: one chromosome).")
 @click.option("--abc", "abc_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="epi-prioritize abc output (abc_score; gene column).")
 @click.option("--epinformer", "epinformer_path", type=click.Path(exists=True, dir_okay=False),
@@ -177,8 +182,8 @@ def epinformer(model_paths, runs_dir, held_out, attention_paths, store_path, gen
               help="epi-predict output (score column), repeatable; its column is NAME_score "
                    "[NAME: the file name's stem]. Without a gene column, genes come from the ABC "
                    "row with the same promoter.")
-@click.option("--threshold", type=float, default=0.02, show_default=True,
-              help="abc_predicted = abc_score >= threshold.")
+@click.option("--abc-threshold", "threshold", type=float, default=0.02, show_default=True,
+              help="abc_predicted = abc_score >= this cutoff.")
 @out_option(help="Output links table (TSV).", file=True)
 def links(abc_path, epinformer_path, pairs_scores, threshold, out):
     from epitools.prioritize.links import build_links

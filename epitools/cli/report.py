@@ -113,7 +113,7 @@ main.add_command(summary, "summary")
 @click.option("--links", "links_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Pairs table with a score column.")
 @click.option("--score-column", required=True, help="Column that scores the links, e.g. abc_score.")
-@click.option("--threshold", type=float, default=None, help="Keep links with score >= this [all].")
+@click.option("--score-threshold", "threshold", type=float, default=None, help="Keep links with score >= this [all].")
 @click.option("--bigwig-column", "bigwig_columns", multiple=True,
               help="Element column written as <column>.bw (repeatable) [activity, when present].")
 @click.option("--chrom-sizes", type=click.Path(exists=True, dir_okay=False), default=None,

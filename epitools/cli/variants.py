@@ -17,8 +17,9 @@ from epitools.cli._common import command, out_option, seed_option
               help="Variants: VCF (plain or bgzipped) or BCF; multi-allelic records are split.")
 @click.option("--genome", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Genome FASTA or 2bit the VCF refers to (chr1/1 aliases resolved).")
-@click.option("--model", "checkpoints", required=True, multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="Checkpoint (model.pt); repeat for several models (pair models and EPInformer).")
+@click.option("--model", "checkpoints", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Checkpoint (model.pt); repeat for several models (pair models and EPInformer). "
+                   "Checkpoints may also follow the options as arguments.")
 @click.option("--pairs", type=click.Path(exists=True, dir_okay=False),
               help="Pairs table whose enhancer and promoter windows pair models score.")
 @click.option("--data", "gene_store", type=click.Path(exists=True, dir_okay=False),
@@ -36,10 +37,11 @@ from epitools.cli._common import command, out_option, seed_option
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @seed_option()
 @out_option(help="Output directory.")
-def main(vcf, genome, checkpoints, pairs, gene_store, skip_ref_mismatch, n_null, null_vcf, attribute, top,
+@click.argument("more_checkpoints", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+def main(vcf, genome, checkpoints, more_checkpoints, pairs, gene_store, skip_ref_mismatch, n_null, null_vcf, attribute, top,
          device, seed, out):
     from epitools.variants.run import score_variants
 
-    score_variants(vcf, genome, list(checkpoints), out, pairs_path=pairs, gene_store=gene_store,
+    score_variants(vcf, genome, [*checkpoints, *more_checkpoints], out, pairs_path=pairs, gene_store=gene_store,
                    skip_ref_mismatch=skip_ref_mismatch, n_null=n_null, null_vcf=null_vcf, seed=seed,
                    device=device, attribute_top=top if attribute else 0)

@@ -19,6 +19,8 @@ run on without a human genome:
   activity x contact + baseline) + half-life feature effects + noise.
 - ``hic.cool`` / ``hic.mcool``: power-law decay, interacting loci enriched.
 - ``dnase``/``h3k27ac`` ``.bedGraph`` and ``.bw``: activity over elements.
+- ``signal_mark``/``signal_ctcf`` ``.bedGraph`` and ``.bw``: EPIPDLF's genomic features, the
+  first with a planted effect on interacting elements (:mod:`epitools.data.simulate_signals`).
 - ``truth.json``: motifs (JASPAR IDs, counts), grammar, interactions, each gene's drivers
   with their planted knockout effect (the noise-free drop in log1p(TPM) when the enhancer
   is removed), parameters and seed; ``variants``: the planted variants, their class and

@@ -196,7 +196,7 @@ def write_tf_pairs(enhancer_regions, promoter_regions, out, *, motif_ids=None, t
     from epitools.io.atomic import atomic_path
 
     if not 0 < threshold <= 1:
-        raise UsageError(f"--threshold is a p-value in (0, 1], got {threshold:g}")
+        raise UsageError(f"--fimo-p-value is a p-value in (0, 1], got {threshold:g}")
     table = tf_pair_enrichment(read_regions(enhancer_regions), read_regions(promoter_regions),
                                jaspar_subset(motif_ids), threshold=threshold, min_pairs=min_pairs)
     out = Path(out)

@@ -145,7 +145,7 @@ def score_table(pairs, *, dnase=None, h3k27ac=None, qnorm=None, hic=None, resolu
         if value is not None and not value > 0:
             raise UsageError(f"{option} must be positive, got {value:g}")
     if dnase is None and (h3k27ac is not None or qnorm is not None):
-        raise UsageError("--h3k27ac and --qnorm need --dhs (activity is DNase x H3K27ac)")
+        raise UsageError("--h3k27ac and --qnorm need --dnase (activity is DNase x H3K27ac)")
     source = None if isinstance(pairs, pd.DataFrame) else pairs
     pairs = read_pairs(source) if source is not None else pairs.copy()
     if "gene" not in pairs.columns:
@@ -153,7 +153,7 @@ def score_table(pairs, *, dnase=None, h3k27ac=None, qnorm=None, hic=None, resolu
     if dnase is not None:
         pairs = _track_activity(pairs, dnase, h3k27ac, qnorm, merge_overlaps)
     elif "activity" not in pairs.columns:
-        raise InputError("no activity: give --dhs (and --h3k27ac) or an `activity` column",
+        raise InputError("no activity: give --dnase (and --h3k27ac) or an `activity` column",
                          path=source, field="activity")
     if hic is not None or "contact_norm" not in pairs.columns:
         pairs = pair_contacts(pairs, hic, resolution=resolution, balance=balance,

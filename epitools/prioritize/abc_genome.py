@@ -188,7 +188,7 @@ def score_pairs_file(pairs_path, out, *, summaries=None, summary_threshold: floa
                             for _, frame in iter_chromosome_frames(pairs_path)), out)
     if summaries is not None:
         if cut is None:
-            raise InputError("ABC summaries need a threshold (--threshold)")
+            raise InputError("ABC summaries need a threshold (--abc-threshold)")
         stats["summaries"] = write_summaries(pd.concat(kept, ignore_index=True), summaries, cut,
                                              include_self_promoter)
     return stats

@@ -15,7 +15,7 @@ process EPI_PRIORITIZE {
 
     script:
     def args = task.ext.args ?: ''
-    def dnase_arg = dnase ? "--dhs ${dnase}" : ''
+    def dnase_arg = dnase ? "--dnase ${dnase}" : ''
     def h3k27ac_arg = h3k27ac ? "--h3k27ac ${h3k27ac}" : ''
     def hic_arg = hic ? "--hic ${hic}" : ''
     prefix = task.ext.prefix ?: "${meta.id}"

@@ -19,18 +19,17 @@ process EPI_VARIANTS {
     script:
     def args = task.ext.args ?: ''
     prefix = task.ext.prefix ?: "${meta.id}_variants"
-    def model_args = (models instanceof List ? models : [models]).collect { "--model ${it}" }.join(' ')
     def pairs_arg = pairs ? "--pairs ${pairs}" : ''
     def store_arg = store ? "--data ${store}" : ''
     """
     epi-variants \\
         --vcf ${vcf} \\
         --genome ${fasta} \\
-        ${model_args} \\
         ${pairs_arg} \\
         ${store_arg} \\
         --out ${prefix} \\
-        ${args}
+        ${args} \\
+        ${models}
 
     cat <<-END_VERSIONS > versions.yml
     "${task.process}":
