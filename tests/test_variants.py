@@ -140,7 +140,7 @@ def test_cli_outputs_pairs_and_epinformer(setup, tmp_path):
     result = CliRunner().invoke(variants_cli, [
         "--vcf", str(setup["sim"] / "variants.vcf.gz"), "--genome", str(setup["sim"] / "genome.fa"),
         "--model", str(setup["pair"]), "--model", str(setup["genes"]), "--pairs", str(setup["sim"] / "pairs.tsv"),
-        "--data", str(setup["store"]), "--null", "100", "--attribute", "--top", "2", "-o", str(out), "-q"])
+        "--data", str(setup["store"]), "--null", "100", "--attribute", "--attribute-variants", "2", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
     effects = pd.read_csv(out / "effects.tsv", sep="\t")
     summary = pd.read_csv(out / "summary.tsv", sep="\t")
@@ -205,7 +205,7 @@ def test_report_figures(setup, tmp_path):
     result = CliRunner().invoke(variants_cli, [
         "--vcf", str(setup["sim"] / "variants.vcf.gz"), "--genome", str(setup["sim"] / "genome.fa"),
         "--model", str(setup["pair"]), "--pairs", str(setup["sim"] / "pairs.tsv"), "--null", "20",
-        "--attribute", "--top", "2", "-o", str(out), "-q"])
+        "--attribute", "--attribute-variants", "2", "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
     figures = variant_figures(out)
     assert set(figures) == {"manhattan", "logos_simcnn_pair"}

@@ -33,7 +33,8 @@ from epitools.cli._common import command, out_option, seed_option
 @click.option("--attribute", is_flag=True,
               help="Also ISM of REF and ALT around each top variant and the JASPAR motif gained or lost "
                    "(FIMO via memelite), into attributions/.")
-@click.option("--top", type=click.IntRange(min=1), default=20, help="Variants explained with --attribute.")
+@click.option("--attribute-variants", "top", type=click.IntRange(min=1), default=20,
+              help="How many of the strongest variants --attribute explains.")
 @click.option("--device", default="auto", help="auto, cpu, cuda or cuda:N.")
 @seed_option()
 @out_option(help="Output directory.")

@@ -19,6 +19,8 @@ effect is known by construction:
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -201,8 +203,6 @@ def write_vcf(path, variants: pd.DataFrame, chrom_sizes: dict) -> None:
     with open(plain, "w") as fh:
         fh.write(vcf_text(variants, chrom_sizes))
     pysam.tabix_index(plain, preset="vcf", force=True, keep_original=False)
-    import os
-
     os.replace(f"{plain}.gz", path)
     os.replace(f"{plain}.gz.tbi", f"{path}.tbi")
 
