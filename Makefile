@@ -5,7 +5,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 RESULTS ?= results
-SEED ?= 1
 # SETTING=demo (the default) is sized for 2 CPU cores: a simulation made for learning (the test
 # profile's: 800 genes on 8 x 1 Mb, every enhancer active and clean, 1:2 negatives), 256 bp pair
 # windows with the test profile's short-window hyperparameters (conf/test.config) for 16 epochs
