@@ -1,8 +1,9 @@
 #!/usr/bin/env nextflow
 /*
- * epitools: enhancer-promoter interactions (--mode pairs) and gene expression with enhancer
- * prioritization (--mode genes). Every step is an epi-* command; this file only wires
- * channels (fan-out over samples, models and folds, joins by sample).
+ * epitools: enhancer-promoter interactions (--mode pairs), gene expression with enhancer
+ * prioritization (--mode genes) and genome-wide enhancer-gene maps from a lab's own peaks,
+ * annotation, signal and Hi-C (--mode genome). Every step is an epi-* command; this file only
+ * wires channels (fan-out over samples, models, folds and checkpoints, joins by sample).
  */
 nextflow.enable.dsl = 2
 
@@ -26,6 +27,14 @@ include { EPI_REPORT                  } from './modules/local/epi_report/main'
 include { EPI_MODELS                  } from './modules/local/epi_models/main'
 include { EPI_SELECT                  } from './modules/local/epi_select/main'
 include { EPI_VARIANTS                } from './modules/local/epi_variants/main'
+include { EPI_CANDIDATE_REGIONS       } from './modules/local/epi_candidate_regions/main'
+include { EPI_CANDIDATE_GENES         } from './modules/local/epi_candidate_genes/main'
+include { EPI_ACTIVITY                } from './modules/local/epi_activity/main'
+include { EPI_CANDIDATE_PAIRS         } from './modules/local/epi_candidate_pairs/main'
+include { EPI_ABC                     } from './modules/local/epi_abc/main'
+include { EPI_PREDICT_PAIRS           } from './modules/local/epi_predict_pairs/main'
+include { EPI_LINKS                   } from './modules/local/epi_links/main'
+include { EPI_TRACKS                  } from './modules/local/epi_tracks/main'
 
 // A value written `source:id` (genome:hg38, targetfinder:K562, encode:ENCFF...) is an
 // accession that EPI_FETCH downloads; anything else is a local file.
@@ -46,6 +55,26 @@ def listOf(csv) {
 def localGenome(value) {
     def fasta = file(value.toString(), checkIfExists: true)
     [fasta, [file("${fasta}.fai"), file("${fasta}.gzi")].findAll { it.exists() }]
+}
+
+// Index files (.bai, .csi, .crai) beside a local BAM/CRAM travel with it; pysam finds them by name.
+def signalIndexes(signal) {
+    signal ? ['bai', 'csi', 'crai'].collect { file("${signal}.${it}") }.findAll { it.exists() } : []
+}
+
+def optionalFile(value) {
+    value ? file(value.toString(), checkIfExists: true) : []
+}
+
+// Pair-model checkpoints of a genome-mode sample, [name, file]: the samplesheet's `checkpoints`
+// (';'-separated) and --checkpoints (','-separated). The name (the folder's when the file is
+// model.pt, as epi-train and epi-report select write it; numbered when two share one) becomes
+// the links table's `<name>_score` column.
+def checkpointsOf(value) {
+    def files = ((value ? value.toString().tokenize(';') : []) + listOf(params.checkpoints))*.trim()
+        .findAll { it }.collect { file(it, checkIfExists: true) }
+    def names = files.collect { (it.name == 'model.pt' ? it.parent.name : it.baseName).replaceAll(/[^A-Za-z0-9_]/, '_') }
+    files.indices.collect { i -> [names.count(names[i]) > 1 ? "${names[i]}_${i + 1}" : names[i], files[i]] }
 }
 
 def firstTable(files) {
@@ -88,7 +117,8 @@ def selectedRuns(selection, model, runs) {
 
 workflow EPITOOLS {
     take:
-    samples   // [ meta, pairs, genome, hic, dnase, h3k27ac, genes, expression, elements, vcf ]
+    samples   // [ meta, pairs, genome, hic, dnase, h3k27ac, genes, expression, elements, vcf,
+              //   peaks, annotation, atac, checkpoints ]
     crispr    // [ meta, benchmark ] or empty
 
     main:
@@ -130,6 +160,7 @@ workflow EPITOOLS {
 
     ch_runs = Channel.empty()
     ch_best_input = Channel.empty()
+    ch_report = Channel.empty()   // further outputs of a sample for its report
 
     if (params.mode == 'pairs') {
         // ---- contacts (only where there is Hi-C) -> encode per encoding -> models x folds
@@ -193,6 +224,130 @@ workflow EPITOOLS {
             EPI_MODISCO(EPI_ATTRIBUTE_SCORES.out.attributions)
             ch_versions = ch_versions.mix(EPI_MODISCO.out.versions)
         }
+    } else if (params.mode == 'genome') {
+        // ---- candidates -> activity -> pairs -> contacts -> ABC -> (EPInformer on `expression`)
+        //      -> pair-model checkpoints -> links -> tracks -> CRISPRi -> report
+        // [meta, peaks, annotation, dnase, atac, h3k27ac, expression], absent files as []
+        ch_rows = samples.map { row ->
+            if (!row[2] || !row[10] || !row[11] || !(row[4] || row[12])) {
+                error "Sample '${row[0].id}': --mode genome needs the `genome`, `peaks`, `annotation` and `dnase` or `atac` columns"
+            }
+            [row[0], row[10], row[11], row[4] ?: [], row[12] ?: [], row[5] ?: [], row[7] ?: []]
+        }
+        def include_bed = optionalFile(params.include_regions)
+        def block_bed = optionalFile(params.block_regions)
+
+        // Peaks rank by the DNase (else ATAC) reads or signal.
+        EPI_CANDIDATE_REGIONS(
+            ch_rows.join(ch_genome).map { meta, peaks, annotation, dnase, atac, h3k27ac, expression, fasta, index ->
+                [meta, peaks, dnase ?: atac, signalIndexes(dnase ?: atac), fasta, index, include_bed, block_bed]
+            }
+        )
+        ch_versions = ch_versions.mix(EPI_CANDIDATE_REGIONS.out.versions)
+        EPI_CANDIDATE_GENES(
+            ch_rows.join(ch_genome).map { meta, peaks, annotation, dnase, atac, h3k27ac, expression, fasta, index ->
+                [meta, annotation, expression, fasta, index]
+            }
+        )
+        ch_versions = ch_versions.mix(EPI_CANDIDATE_GENES.out.versions)
+        EPI_ACTIVITY(
+            EPI_CANDIDATE_REGIONS.out.regions.join(EPI_CANDIDATE_GENES.out.genes).join(ch_rows).join(ch_genome)
+                .map { meta, regions, genes, peaks, annotation, dnase, atac, h3k27ac, expression, fasta, index ->
+                    [meta, regions, genes, dnase, atac, h3k27ac, [dnase, atac, h3k27ac].collectMany { signalIndexes(it) }, fasta, index]
+                }
+        )
+        ch_versions = ch_versions.mix(EPI_ACTIVITY.out.versions)
+        EPI_CANDIDATE_PAIRS(EPI_ACTIVITY.out.elements.join(EPI_CANDIDATE_GENES.out.genes).join(ch_genome))
+        ch_versions = ch_versions.mix(EPI_CANDIDATE_PAIRS.out.versions)
+        HIC_CONTACTS(EPI_CANDIDATE_PAIRS.out.pairs.join(ch_hic))
+        ch_versions = ch_versions.mix(HIC_CONTACTS.out.versions)
+        ch_contacts = HIC_CONTACTS.out.pairs
+        EPI_ABC(ch_contacts)
+        ch_versions = ch_versions.mix(EPI_ABC.out.versions)
+
+        // ---- EPInformer where the sample has `expression` (joined onto the genes table above):
+        // gene store of the candidates, folds, the best validation fold's scores.
+        ch_no_expression = ch_rows.filter { row -> !row[6] }.map { row -> row[0].id }
+        EPI_ENCODE_GENES(
+            ch_rows.filter { row -> row[6] }.map { row -> [row[0], row[6]] }
+                .join(EPI_CANDIDATE_GENES.out.genes).join(EPI_ACTIVITY.out.elements).join(ch_genome).join(ch_hic)
+                .map { meta, expression, genes, elements, fasta, index, hic -> [meta, genes, elements, fasta, index, hic, []] }
+        )
+        ch_versions = ch_versions.mix(EPI_ENCODE_GENES.out.versions)
+        ch_train = EPI_ENCODE_GENES.out.store.flatMap { meta, store ->
+            foldsToRun(params.gene_folds).collect { fold ->
+                [meta + [model: params.gene_model, split: 'chrom12', folds: params.gene_folds, fold: fold], store]
+            }
+        }
+        EPI_TRAIN(ch_train)
+        ch_versions = ch_versions.mix(EPI_TRAIN.out.versions)
+        ch_runs = EPI_TRAIN.out.run
+        EPI_SELECT(bySample(EPI_TRAIN.out.run), 'pearson_r', 'val')
+        ch_versions = ch_versions.mix(EPI_SELECT.out.versions)
+        ch_gene_model = selectedRuns(EPI_SELECT.out.selection, EPI_SELECT.out.model, EPI_TRAIN.out.run)
+        EPI_PRIORITIZE_GENES(
+            ch_gene_model.map { meta, model -> [meta.id, meta, model] }
+                .combine(EPI_ENCODE_GENES.out.store.map { meta, store -> [meta.id, store] }, by: 0)
+                .map { id, meta, model, store -> [meta, model, store] }
+        )
+        ch_versions = ch_versions.mix(EPI_PRIORITIZE_GENES.out.versions)
+
+        // ---- every pair-model checkpoint of the sample over all its candidate pairs
+        ch_checkpoints = samples.map { row -> [row[0].id, checkpointsOf(row[13])] }
+        EPI_PREDICT_PAIRS(
+            ch_checkpoints.flatMap { id, named -> named.collect { name, model -> [id, name, model] } }
+                .combine(ch_contacts.join(ch_genome).map { meta, pairs, fasta, index -> [meta.id, meta, pairs, fasta, index] }, by: 0)
+                .map { id, name, model, meta, pairs, fasta, index -> [meta + [model: name], model, pairs, fasta, index] }
+        )
+        ch_versions = ch_versions.mix(EPI_PREDICT_PAIRS.out.versions)
+
+        // ---- one links table (ABC, EPInformer, each checkpoint) -> browser tracks
+        ch_epinformer_scores = ch_no_expression.map { id -> [id, []] }
+            .mix(EPI_PRIORITIZE_GENES.out.scores.map { meta, scores -> [meta.id, scores] })
+        ch_pair_scores = ch_checkpoints.filter { id, named -> !named }.map { id, named -> [id, []] }
+            .mix(EPI_PREDICT_PAIRS.out.predictions.map { meta, table -> [meta.id, table] }.groupTuple())
+        EPI_LINKS(
+            EPI_ABC.out.scores.map { meta, abc -> [meta.id, meta, abc] }
+                .join(ch_epinformer_scores).join(ch_pair_scores)
+                .map { id, meta, abc, epinformer, predictions -> [meta, abc, epinformer, predictions] }
+        )
+        ch_versions = ch_versions.mix(EPI_LINKS.out.versions)
+        EPI_TRACKS(
+            EPI_LINKS.out.links.join(ch_genome)
+                .map { meta, links, fasta, index -> [meta + [score_column: params.track_score], links, fasta, index] }
+        )
+        ch_versions = ch_versions.mix(EPI_TRACKS.out.versions)
+
+        // ---- variant effects of the samplesheet's `vcf` under the checkpoints and EPInformer
+        ch_variant_models = ch_checkpoints.map { id, named -> [id, named.collect { it[1] }] }
+            .mix(ch_gene_model.map { meta, model -> [meta.id, [model]] })
+            .groupTuple().map { id, lists -> [id, lists.flatten()] }
+        ch_gene_store = ch_no_expression.map { id -> [id, []] }
+            .mix(EPI_ENCODE_GENES.out.store.map { meta, store -> [meta.id, store] })
+        EPI_VARIANTS(
+            samples.map { row -> [row[0].id, row[0], row[9]] }.filter { id, meta, vcf -> vcf }
+                .join(ch_genome.map { meta, fasta, index -> [meta.id, fasta, index] })
+                .join(ch_contacts.map { meta, pairs -> [meta.id, pairs] })
+                .join(ch_variant_models).join(ch_gene_store)
+                .filter { id, meta, vcf, fasta, index, pairs, models, store -> models }
+                .map { id, meta, vcf, fasta, index, pairs, models, store -> [meta, vcf, fasta, index, models, pairs, store] }
+        )
+        ch_versions = ch_versions.mix(EPI_VARIANTS.out.versions)
+
+        // ---- CRISPRi benchmark: ABC, EPInformer's --crispr_score and each checkpoint's score
+        ch_predictors = EPI_ABC.out.scores
+            .mix(EPI_PRIORITIZE_GENES.out.scores.map { meta, scores ->
+                [[id: meta.id, cell_type: meta.cell_type, predictor: meta.model, score_column: params.crispr_score], scores]
+            })
+            .mix(EPI_PREDICT_PAIRS.out.predictions.map { meta, table ->
+                [[id: meta.id, cell_type: meta.cell_type, predictor: meta.model, score_column: 'score'], table]
+            })
+        EPI_EVALUATE(ch_predictors.combine(crispr.map { meta, benchmark -> benchmark }))
+        ch_versions = ch_versions.mix(EPI_EVALUATE.out.versions)
+
+        // The report reads contacts (with their power-law sidecar), ABC, EPInformer's scores and
+        // the CRISPRi evaluations besides the training runs.
+        ch_report = ch_contacts.mix(HIC_CONTACTS.out.info, EPI_ABC.out.scores, EPI_PRIORITIZE_GENES.out.dir, EPI_EVALUATE.out.dir)
     } else {
         // ---- contacts -> gene store -> EPInformer over the 12 chromosome folds -> prioritize
         // An `expression` file (gene, expression) replaces the genes table's expression column.
@@ -259,7 +414,7 @@ workflow EPITOOLS {
         ch_versions = ch_versions.mix(EPI_EVALUATE.out.versions)
     }
 
-    EPI_REPORT(bySample(ch_runs))
+    EPI_REPORT(bySample(ch_runs.mix(ch_report)))
     ch_versions = ch_versions.mix(EPI_REPORT.out.versions)
 
     emit:
@@ -277,7 +432,7 @@ workflow {
     } else if (params.simulate) {
         // The test profile: one simulated sample with planted, known truth.
         EPI_SIMULATE(Channel.of([id: 'simulated', cell_type: params.simulate_cell_type]))
-        ch_samples = EPI_SIMULATE.out.pairs
+        ch_sim_pairs = EPI_SIMULATE.out.pairs
             .join(EPI_SIMULATE.out.genome)
             .join(EPI_SIMULATE.out.hic)
             .join(EPI_SIMULATE.out.dnase)
@@ -287,6 +442,14 @@ workflow {
             .map { meta, pairs, fasta, fai, hic, dnase, h3k27ac, genes, elements ->
                 [meta, pairs, fasta, hic, dnase, h3k27ac, genes, [], elements]
             }
+        // --mode genome reads the files a lab has: the simulator's peaks, GTF, DNase BAM (with
+        // its index beside it), H3K27ac bigWig and .hic, and its genes table as the expression.
+        ch_sim_genome = EPI_SIMULATE.out.dir.join(EPI_SIMULATE.out.genome)
+            .map { meta, dir, fasta, fai ->
+                [meta, [], fasta, dir.resolve('hic.hic'), dir.resolve('dnase.bam'), dir.resolve('h3k27ac.bw'), [],
+                 dir.resolve('genes.tsv'), [], [], dir.resolve('peaks.narrowPeak'), dir.resolve('genes.gtf'), [], []]
+            }
+        ch_samples = params.mode == 'genome' ? ch_sim_genome : ch_sim_pairs
     } else {
         error "Give --input samplesheet.csv (or use -profile test, which simulates a data set)"
     }

@@ -35,7 +35,7 @@ SECTION_RE = re.compile(r"^\s*(input|output|when|script|shell|exec|stub|topic):\
 FLAG_RE = re.compile(r"(?<![\w-])(--[A-Za-z][\w-]*)")
 COMMAND_RE = re.compile(r"(?<![\w-])(epi-[a-z]+)\b(?:[ \t]+(?!\\)([a-z][a-z0-9-]*))?")
 PARAM_RE = re.compile(r"\bparams\.([A-Za-z_]\w*)")
-GPU_PROCESSES = {"EPI_TRAIN", "EPI_ATTRIBUTE_SCORES", "EPI_PRIORITIZE_GENES"}
+GPU_PROCESSES = {"EPI_TRAIN", "EPI_ATTRIBUTE_SCORES", "EPI_PRIORITIZE_GENES", "EPI_PREDICT_PAIRS"}
 REQUIRED_LABELS = {"process_single", "process_low", "process_medium", "process_high", "process_gpu"}
 
 
@@ -239,6 +239,17 @@ def check_includes(root: Path) -> list[str]:
     return problems
 
 
+def check_wiring(root: Path) -> list[str]:
+    """Every process under modules/ is included in main.nf and called by one of its workflows."""
+    pipe = Pipeline(Path(root))
+    # main.nf without includes and comment lines: what is left calls processes.
+    code = "\n".join(line for line in (pipe.root / "main.nf").read_text().splitlines()
+                     if not re.match(r"\s*(include\b|//|\*|/\*)", line))
+    called = {pipe.aliases().get(name, name) for name in re.findall(r"\b([A-Z][A-Z0-9_]*)\s*\(", code)}
+    return [f"{proc.path}: process {name} is never called in main.nf"
+            for name, proc in sorted(pipe.processes().items()) if name not in called]
+
+
 def _pyproject_scripts(root: Path) -> dict[str, str]:
     data = tomllib.loads((Path(root) / "pyproject.toml").read_text())
     return data["project"]["scripts"]
@@ -357,12 +368,37 @@ def validate_row(row: dict, schema: dict) -> list[str]:
     return problems
 
 
+def samplesheet_columns(root: Path) -> list[str]:
+    """The row layout main.nf documents after ``samples`` in EPITOOLS' ``take:`` (meta first)."""
+    text = (Path(root) / "main.nf").read_text()
+    m = re.search(r"^\s*samples\s*//\s*\[(.*?)\]", text, re.M | re.S)
+    if not m:
+        return []
+    return [c.strip() for c in re.sub(r"\n\s*//", " ", m.group(1)).split(",") if c.strip()]
+
+
 def check_samplesheet(root: Path) -> list[str]:
-    """assets/schema_input.json and assets/samplesheet_test.csv agree (columns in schema order)."""
+    """assets/schema_input.json, every assets/samplesheet*.csv and main.nf's row layout agree.
+
+    nf-schema hands main.nf each row as a list in schema order (meta fields first, as one map),
+    which main.nf indexes by position: the layout it documents must be the schema's.
+    """
     root = Path(root)
     schema = json.loads((root / "assets" / "schema_input.json").read_text())
     items = schema["items"]
-    sheet = root / "assets" / "samplesheet_test.csv"
+    problems = []
+    columns = [k for k, spec in items["properties"].items() if "meta" not in spec]
+    layout = samplesheet_columns(root)
+    if layout != ["meta"] + columns:
+        problems.append(f"{root / 'main.nf'}: EPITOOLS takes samples as {layout}, but the schema's rows are "
+                        f"{['meta'] + columns}")
+    for sheet in sorted((root / "assets").glob("samplesheet*.csv")):
+        problems += _check_sheet(sheet, schema)
+    return problems
+
+
+def _check_sheet(sheet: Path, schema: dict) -> list[str]:
+    items = schema["items"]
     with open(sheet, newline="") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
@@ -386,12 +422,15 @@ def check_samplesheet(root: Path) -> list[str]:
 def check_all(root: Path) -> list[str]:
     """Every rule."""
     root = Path(root)
-    return (check_parse(root) + check_processes(root) + check_includes(root)
+    return (check_parse(root) + check_processes(root) + check_includes(root) + check_wiring(root)
             + check_cli_flags(root) + check_params(root) + check_samplesheet(root))
 
 
 # ----------------------------------------------------------------------------- rendering
 _DEF_RE = re.compile(r"^\s*def\s+(\w+)\s*=\s*([\w.]+)\s*\?\s*\"(.*)\"\s*:\s*''\s*$")
+# def x_args = (files instanceof List ? files : [files]).collect { "--flag ${it}" }.join(' ')
+_EACH_RE = re.compile(r"^\s*def\s+(\w+)\s*=\s*\((\w+)\s+instanceof\s+List\s*\?\s*\2\s*:\s*\[\2\]\)"
+                      r"\.collect\s*\{\s*\"(.*)\"\s*\}\.join\(' '\)\s*$")
 _VAR_RE = re.compile(r"\$\{\s*([A-Za-z_][\w.]*)\s*\}|(?<!\\)\$([A-Za-z_]\w*)")
 
 
@@ -402,7 +441,9 @@ def _filler(proc: Process, values: dict):
             key = m.group(1) or m.group(2)
             if key not in values:
                 raise KeyError(f"{proc.name}: no value for ${{{key}}}")
-            return str(values[key])
+            value = values[key]
+            # A path input holding several files renders as their names, blank-separated.
+            return " ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
         return _VAR_RE.sub(one, s)
     return fill
 
@@ -412,7 +453,9 @@ def render_command(proc: Process, binding: dict) -> list[str]:
 
     ``binding`` maps names used in the script (``args``, ``prefix``, input names,
     ``meta.id``, ``params.seed``, ...) to values; an input bound to None or "" is absent
-    (its ``def x_arg = x ? "--flag ${x}" : ''`` becomes empty). Unknown placeholders raise
+    (its ``def x_arg = x ? "--flag ${x}" : ''`` becomes empty); one bound to a list holds
+    several files (``def xs = (x instanceof List ? x : [x]).collect { "--flag ${it}" }.join(' ')``
+    repeats the flag per file). Unknown placeholders raise
     KeyError, so a new expression in a script is noticed by the test.
     """
     values = dict(binding)
@@ -422,8 +465,13 @@ def render_command(proc: Process, binding: dict) -> list[str]:
     shell_lines = []
     for line in text.splitlines():
         m = _DEF_RE.match(line)
+        each = _EACH_RE.match(line)
         if m:
             values[m.group(1)] = fill(m.group(3)) if values.get(m.group(2)) not in (None, "", [], False) else ""
+        elif each:
+            items = values.get(each.group(2))
+            items = [] if items in (None, "") else items if isinstance(items, (list, tuple)) else [items]
+            values[each.group(1)] = " ".join(_filler(proc, {**values, "it": item})(each.group(3)) for item in items)
         elif '"""' in line or re.match(r"^\s*(def\s+\w+\s*=|prefix\s*=)", line):
             continue
         elif line.strip():

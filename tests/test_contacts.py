@@ -317,3 +317,48 @@ def test_fit_recovers_a_planted_power_law(tmp_path):
     out = pair_contacts(_pairs("chr1", 50_500, [80_500]), path, fit=True, fit_window=(5000, 50_000))
     assert out.attrs["contacts"]["gamma"] == pytest.approx(0.8, abs=0.01)
     assert out.attrs["contacts"]["powerlaw_fitted"] is True
+
+
+def test_contacts_file_streams_one_chromosome_at_a_time(tiny_cool, tmp_path, monkeypatch):
+    """Grouped tables go through pair_contacts one chromosome at a time, with the whole-table
+    result; an ungrouped table and a chromosome missing from the Hi-C file still work."""
+    from epitools.contacts import pair_stream
+    from epitools.io.pairs import read_pairs, write_pairs
+
+    chr1 = _pairs("chr1", 2500, [500, 3500, 5500, 8500])
+    chr2 = _pairs("chr2", 1500, [500, 3500])
+    chr3 = _pairs("chr3", 1500, [4500])  # not in the Hi-C file: the power law
+    grouped = tmp_path / "grouped.tsv"
+    write_pairs(pd.concat([chr1, chr2, chr3], ignore_index=True), grouped)
+    whole = pair_contacts(read_pairs(grouped), tiny_cool)
+
+    sizes = []
+    real = pair_stream.pair_contacts
+
+    def spy(frame, *args, **kwargs):
+        sizes.append(frame["promoter_chrom"].nunique())
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pair_stream, "pair_contacts", spy)
+    info = pair_stream.write_pair_contacts(grouped, tmp_path / "out.tsv", tiny_cool)
+    assert sizes == [1, 1, 1] and info["streamed"] and info["pairs"] == 7
+    pd.testing.assert_frame_equal(read_pairs(tmp_path / "out.tsv"), read_pairs_of(whole, tmp_path))
+
+    ungrouped = tmp_path / "ungrouped.tsv"
+    write_pairs(pd.concat([chr1.iloc[:2], chr2, chr1.iloc[2:]], ignore_index=True), ungrouped)
+    info = pair_stream.write_pair_contacts(ungrouped, tmp_path / "out2.tsv", tiny_cool)
+    assert not info["streamed"] and info["pairs"] == 6
+
+    with pytest.raises(InputError, match="no chromosome shared"):
+        only3 = tmp_path / "only3.tsv"
+        write_pairs(chr3, only3)
+        pair_stream.write_pair_contacts(only3, tmp_path / "out3.tsv", tiny_cool)
+    assert not (tmp_path / "out3.tsv").exists()
+
+
+def read_pairs_of(table, tmp_path):
+    """``table`` as written and read back (the text round trip the streamed output took)."""
+    from epitools.io.pairs import read_pairs, write_pairs
+
+    write_pairs(table, tmp_path / "whole.tsv")
+    return read_pairs(tmp_path / "whole.tsv")

@@ -402,3 +402,42 @@ def test_pairs_package_imports_only_io_and_errors():
             for name in names:
                 if name.startswith("epitools"):
                     assert name.startswith(allowed), f"{module.name} imports {name}"
+
+
+def test_fast_writer_matches_pandas_to_csv_byte_for_byte(tmp_path):
+    """write_pairs formats columns itself; the bytes must stay those of DataFrame.to_csv."""
+    from epitools.io.pairs.delimited import ROWS_PER_CHUNK, write_delimited
+
+    rng = np.random.default_rng(3)
+    n = ROWS_PER_CHUNK + 17  # more than one chunk
+    table = pd.DataFrame({
+        "a": rng.integers(-5, 10**15, n), "f": rng.lognormal(0, 12, n),
+        "same": np.repeat(rng.random(n // 10 + 1), 10)[:n], "b": rng.random(n) < 0.5,
+        "s": np.where(rng.random(n) < 0.1, None, "x" + pd.Series(rng.integers(0, 99, n)).astype(str)).astype(object),
+        "f32": rng.random(n).astype(np.float32), "str": pd.array(rng.integers(0, 9, n).astype(str), dtype="str"),
+        "nullable": pd.array(np.where(rng.random(n) < 0.2, None, 7), dtype="Int64"),
+        "cat": pd.Categorical(rng.choice(["u", "v"], n)),
+    })
+    table["copy"] = table["f"]
+    table.loc[::7, "f"] = np.nan
+    table.loc[[1, 2, 3], "f"] = [np.inf, -0.0, 1e16]
+    table.loc[n - 3, "s"] = 'tab\tand "quote"'  # csv quoting: that chunk goes through pandas
+    for name, sep in (("t.tsv", "\t"), ("t.csv", ",")):
+        write_delimited(table, tmp_path / name, sep=sep)
+        table.to_csv(tmp_path / f"pandas_{name}", sep=sep, index=False, lineterminator="\n")
+        assert (tmp_path / name).read_bytes() == (tmp_path / f"pandas_{name}").read_bytes()
+
+
+def test_read_pairs_keeps_source_lines_over_chunks(tmp_path):
+    """Rows remember their file lines (for later error messages) however the table was read."""
+    from epitools.io.pairs.text import concat_chunks
+
+    header = "# comment\n" + "\t".join(COORD_COLUMNS) + "\tpair_id\n"
+    rows = "".join(f"chr1\t{i}\t{i + 5}\tchr1\t{i + 100}\t{i + 200}\tp{i}\n\n" for i in range(6))
+    path = _write(tmp_path / "lines.tsv", header + rows)
+    expected = [3 + 2 * i for i in range(6)]  # blank lines in between are skipped, not renumbered
+    assert list(read_pairs(path).attrs["source_lines"].lines) == expected
+    chunked = concat_chunks(iter_pairs(path, chunksize=4))
+    assert list(chunked.attrs["source_lines"].lines) == expected
+    # derived frames share the lines rather than copying them
+    assert read_pairs(path)[["pair_id"]].attrs["source_lines"] is not None

@@ -48,7 +48,7 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, task: str | None = None,
              extra_args: str = "", env: dict | None = None, full_schedule: bool = False, **extra) -> Path:
-    """Stage ``inputs`` (name -> Path or None) in a task directory, render and run the command.
+    """Stage ``inputs`` (name -> Path, list of Paths or None) in a task directory, render and run the command.
 
     ``extra_args`` is appended to the profile's ext.args (click keeps the last value of an
     option); ``env`` is set for the call only; ``extra`` binds further script values (prefix,
@@ -71,11 +71,10 @@ def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, t
     for name, path in inputs.items():
         if path is None:
             binding[name] = ""
-            continue
-        staged = workdir / Path(path).name
-        if not staged.exists():
-            staged.symlink_to(Path(path).resolve())
-        binding[name] = staged.name
+        elif isinstance(path, (list, tuple)):  # a path input holding several files (or none)
+            binding[name] = [_stage(workdir, p) for p in path]
+        else:
+            binding[name] = _stage(workdir, path)
     binding.update(extra)
     argv, stdout_file = ps.split_stdout(ps.render_command(proc, binding))
     assert argv[0] == command
@@ -94,6 +93,14 @@ def run_task(pipeline, tasks: Path, process: str, inputs: dict, meta: dict, *, t
     assert not missing, f"{process}: declared outputs not written by {' '.join(argv)}: {missing}"
     RAN.add(process)
     return workdir
+
+
+def _stage(workdir: Path, path) -> str:
+    """Link ``path`` into the task directory under its own name, as Nextflow stages an input."""
+    staged = workdir / Path(path).name
+    if not staged.exists():
+        staged.symlink_to(Path(path).resolve())
+    return staged.name
 
 
 @pytest.fixture(scope="module")
@@ -490,25 +497,277 @@ def test_variant_effects(variant_effects):
     assert {"scored", "not_scored_outside_windows"} <= set(summary["status"])
 
 
+# ----------------------------------------------------------------------------- --mode genome
+# main.nf's genome branch on the simulator's raw files, as assets/samplesheet_genome.csv names
+# them: peaks, GTF, DNase BAM (index beside it), H3K27ac bigWig, .hic and expression.
+def test_genome_samplesheet_names_the_simulated_files(repo_root, simulated):
+    sheet = pd.read_csv(repo_root / "assets" / "samplesheet_genome.csv", dtype=str).fillna("")
+    row = sheet.iloc[0]
+    for column in ("genome", "hic", "dnase", "h3k27ac", "expression", "vcf", "peaks", "annotation"):
+        assert row[column].startswith("sim/") and (simulated / row[column][4:]).is_file(), column
+    assert row["peaks"].endswith(".narrowPeak") and row["hic"].endswith(".hic") and row["dnase"].endswith(".bam")
+
+
+@pytest.fixture(scope="module")
+def genome_regions(pipeline, tasks, simulated):
+    """EPI_CANDIDATE_REGIONS ranked by the DNase BAM (its .bai staged beside it), with the
+    simulated promoters as the include-list (params.include_regions)."""
+    out = run_task(pipeline, tasks, "EPI_CANDIDATE_REGIONS",
+                   {"peaks": simulated / "peaks.narrowPeak", "signal": simulated / "dnase.bam",
+                    "signal_index": simulated / "dnase.bam.bai", "genome": simulated / "genome.fa",
+                    "genome_index": simulated / "genome.fa.fai", "include": simulated / "promoters.bed",
+                    "block": None}, {"id": "sim"}, prefix="sim")
+    return out / "sim.candidates.bed"
+
+
+@pytest.fixture(scope="module")
+def genome_genes(pipeline, tasks, simulated):
+    expression = _expression_table(simulated / "genes.tsv", tasks / "genome_expression.csv")
+    out = run_task(pipeline, tasks, "EPI_CANDIDATE_GENES",
+                   {"annotation": simulated / "genes.gtf", "expression": expression,
+                    "genome": simulated / "genome.fa", "genome_index": simulated / "genome.fa.fai"},
+                   {"id": "sim"}, prefix="sim")
+    return out / "sim.genes.tsv"
+
+
+@pytest.fixture(scope="module")
+def genome_elements(pipeline, tasks, simulated, genome_regions, genome_genes):
+    out = run_task(pipeline, tasks, "EPI_ACTIVITY",
+                   {"elements": genome_regions, "genes": genome_genes, "dnase": simulated / "dnase.bam",
+                    "atac": None, "h3k27ac": simulated / "h3k27ac.bw", "indexes": [simulated / "dnase.bam.bai"],
+                    "genome": simulated / "genome.fa", "genome_index": simulated / "genome.fa.fai"},
+                   {"id": "sim"}, prefix="sim")
+    return out / "sim.elements.bed"
+
+
+@pytest.fixture(scope="module")
+def genome_contacts(pipeline, tasks, simulated, genome_elements, genome_genes):
+    """EPI_CANDIDATE_PAIRS -> HIC_CONTACTS on the simulated .hic."""
+    out = run_task(pipeline, tasks, "EPI_CANDIDATE_PAIRS",
+                   {"elements": genome_elements, "genes": genome_genes, "genome": simulated / "genome.fa",
+                    "genome_index": simulated / "genome.fa.fai"}, {"id": "sim"}, prefix="sim")
+    out = run_task(pipeline, tasks, "HIC_CONTACTS", {"pairs": out / "sim.pairs.tsv", "hic": simulated / "hic.hic"},
+                   {"id": "sim"}, task="hic_contacts_genome", prefix="sim")
+    return out / "sim.contacts.tsv"
+
+
+@pytest.fixture(scope="module")
+def genome_abc(pipeline, tasks, genome_contacts):
+    out = run_task(pipeline, tasks, "EPI_ABC", {"pairs": genome_contacts}, {"id": "sim"}, prefix="sim")
+    return out / "sim.abc.tsv", out / "sim_summaries"
+
+
+def test_genome_candidates_activity_pairs_abc(simulated, genome_regions, genome_genes, genome_elements,
+                                              genome_contacts, genome_abc):
+    regions = pd.read_csv(genome_regions, sep="\t", header=None)
+    promoters = pd.read_csv(simulated / "promoters.bed", sep="\t", header=None)
+    # Every include-list promoter lies inside a candidate region.
+    for chrom, start, end in promoters[[0, 1, 2]].itertuples(index=False):
+        on = regions[regions[0] == chrom]
+        assert ((on[1] <= start) & (on[2] >= end)).any(), (chrom, start, end)
+    genes = pd.read_csv(genome_genes, sep="\t")
+    simulated_genes = pd.read_csv(simulated / "genes.tsv", sep="\t")
+    assert sorted(genes["gene"]) == sorted(simulated_genes["gene"])
+    assert int(genes["expression"].notna().sum()) == (len(simulated_genes) + 1) // 2
+    elements = pd.read_csv(genome_elements, sep="\t")
+    assert len(elements) == len(regions) and (elements["activity"] > 0).all()
+    assert {"promoter", "intergenic"} <= set(elements["class"])
+    contacts = pd.read_csv(genome_contacts, sep="\t")
+    assert {"contact_norm", "activity", "is_self_promoter"} <= set(contacts.columns)
+    assert set(contacts["gene"]) == set(genes["gene"]) and contacts["is_self_promoter"].any()
+    abc, summaries = genome_abc
+    scores = pd.read_csv(abc, sep="\t")
+    assert len(scores) == len(contacts) and scores["abc_score"].between(0, 1).all()
+    assert any(p.name.startswith("GenePredictionStats") for p in summaries.iterdir())
+
+
+@pytest.fixture(scope="module")
+def genome_predictions(pipeline, tasks, simulated, genome_contacts, run_dir):
+    """EPI_PREDICT_PAIRS: a pair-model checkpoint over every candidate pair; main.nf names a
+    model.pt by its folder (checkpointsOf)."""
+    name = run_dir.name
+    out = run_task(pipeline, tasks, "EPI_PREDICT_PAIRS",
+                   {"model": run_dir / "model.pt", "pairs": genome_contacts, "genome": simulated / "genome.fa",
+                    "genome_index": simulated / "genome.fa.fai"}, {"id": "sim", "model": name}, prefix=name)
+    return out / f"{name}.predictions.tsv"
+
+
+@pytest.fixture(scope="module")
+def genome_gene_store(pipeline, tasks, simulated, genome_genes, genome_elements):
+    """EPI_ENCODE_GENES of the candidates (expression already joined: `expression` input empty)."""
+    out = run_task(pipeline, tasks, "EPI_ENCODE_GENES",
+                   {"genes": genome_genes, "elements": genome_elements, "genome": simulated / "genome.fa",
+                    "genome_index": simulated / "genome.fa.fai", "hic": simulated / "hic.hic", "expression": None},
+                   {"id": "sim"}, task="epi_encode_genes_genome", prefix="sim_genome")
+    return out / "sim_genome.genes.h5"
+
+
+@pytest.fixture(scope="module")
+def genome_gene_run(pipeline, tasks, genome_gene_store, gene_meta):
+    prefix = "sim_epinformer_fold1"
+    out = run_task(pipeline, tasks, "EPI_TRAIN", {"store": genome_gene_store}, gene_meta,
+                   task="epi_train_genome", prefix=prefix)
+    return out / prefix
+
+
+@pytest.fixture(scope="module")
+def genome_gene_scores(pipeline, tasks, genome_gene_store, genome_gene_run, gene_meta):
+    out = run_task(pipeline, tasks, "EPI_PRIORITIZE_GENES",
+                   {"model": genome_gene_run / "model.pt", "store": genome_gene_store}, gene_meta,
+                   task="epi_prioritize_genes_genome", prefix="sim_epinformer_prioritize")
+    return out / "sim_epinformer_prioritize"
+
+
+@pytest.fixture(scope="module")
+def genome_links(pipeline, tasks, genome_abc, genome_gene_scores, genome_predictions):
+    out = run_task(pipeline, tasks, "EPI_LINKS",
+                   {"abc": genome_abc[0], "epinformer": genome_gene_scores / "scores.tsv",
+                    "predictions": [genome_predictions]}, {"id": "sim"}, prefix="sim")
+    return out / "sim.links.tsv"
+
+
+@pytest.fixture(scope="module")
+def genome_tracks(pipeline, tasks, simulated, genome_links):
+    score_column = pipeline.params(PROFILE)["track_score"]
+    out = run_task(pipeline, tasks, "EPI_TRACKS",
+                   {"links": genome_links, "genome": simulated / "genome.fa",
+                    "genome_index": simulated / "genome.fa.fai"}, {"id": "sim", "score_column": score_column},
+                   prefix="sim_tracks")
+    return out / "sim_tracks"
+
+
+def test_genome_links_and_tracks(genome_abc, genome_links, genome_predictions, genome_tracks, run_dir):
+    links = pd.read_csv(genome_links, sep="\t")
+    abc = pd.read_csv(genome_abc[0], sep="\t")
+    checkpoint = f"{run_dir.name}_score"
+    assert len(links) == len(abc)
+    assert {"abc_score", "epinformer_attention_abc", checkpoint, "rank_abc_score", f"rank_{checkpoint}"} <= set(links.columns)
+    assert links[checkpoint].between(0, 1).all()
+    bedpe = pd.read_csv(genome_tracks / "links.bedpe", sep="\t")
+    assert len(bedpe) == len(links)
+    assert (genome_tracks / "links.interact").stat().st_size > 0 and "track" in (genome_tracks / "tracks.txt").read_text()
+
+
+@pytest.fixture(scope="module")
+def genome_evaluation(pipeline, tasks, simulated, genome_abc, genome_genes):
+    """EPI_EVALUATE of the genome-wide ABC against a CRISPRi screen of the planted drivers:
+    every simulated enhancer tested against every gene of its chromosome."""
+    truth = json.loads((simulated / "truth.json").read_text())
+    drivers = {(gene, d["enhancer_id"]) for gene, info in truth["genes"].items() for d in info.get("drivers", [])}
+    enhancers = pd.read_csv(simulated / "enhancers.bed", sep="\t", header=None).iloc[:, :4]
+    enhancers.columns = ["chrom", "chromStart", "chromEnd", "enhancer"]
+    genes = pd.read_csv(genome_genes, sep="\t")[["gene", "chrom", "tss"]]
+    bench = enhancers.merge(genes, on="chrom")
+    regulated = pd.Series([(g, e) in drivers for g, e in zip(bench["gene"], bench["enhancer"])])
+    assert regulated.any()
+    bench = pd.DataFrame({
+        "chrom": bench["chrom"], "chromStart": bench["chromStart"], "chromEnd": bench["chromEnd"],
+        "measuredGeneSymbol": bench["gene"], "startTSS": bench["tss"],
+        "Regulated": regulated.map({True: "TRUE", False: "FALSE"}), "ValidConnection": "TRUE",
+        "name": bench["gene"] + "|" + bench["chrom"] + ":" + bench["chromStart"].astype(str) + "-"
+        + bench["chromEnd"].astype(str) + ":sim", "CellType": "SIM"})
+    bench_path = tasks / "crispr_genome_benchmark.tsv"
+    bench.to_csv(bench_path, sep="\t", index=False)
+    out = run_task(pipeline, tasks, "EPI_EVALUATE", {"predictions": genome_abc[0], "benchmark": bench_path},
+                   {"id": "sim", "cell_type": "SIM"}, task="epi_evaluate_genome", prefix="sim_crispr")
+    return out / "sim_crispr" / "evaluation.tsv", float(regulated.mean())
+
+
+def test_genome_abc_recovers_planted_drivers(genome_evaluation):
+    evaluation, prevalence = genome_evaluation
+    table = pd.read_csv(evaluation, sep="\t")
+    abc = table[table["predictor"].str.endswith(":abc_score")]["AUPRC"]
+    distance = table[table["predictor"].str.startswith("distance")]["AUPRC"]
+    # Planted drivers are active and in contact: ABC ranks them far above chance and distance.
+    assert len(abc) == 1 and abc.iloc[0] > 5 * prevalence and abc.iloc[0] > distance.max(), (table, prevalence)
+
+
+def _genome_variants(pipeline, tasks, simulated, pairs, checkpoints, store, task) -> Path:
+    """EPI_VARIANTS as the genome branch calls it: every checkpoint of the sample (pair models
+    and the selected EPInformer) with the candidate pairs and the gene store (or none)."""
+    workdir = tasks / task
+    models = []
+    # Checkpoints are all model.pt: staged as model1/, model2/ (the module's stageAs: 'model*/*').
+    for k, checkpoint in enumerate(checkpoints, start=1):
+        (workdir / f"model{k}").mkdir(parents=True, exist_ok=True)
+        models.append(f"model{k}/{_stage(workdir / f'model{k}', checkpoint)}")
+    out = run_task(pipeline, tasks, "EPI_VARIANTS",
+                   {"vcf": simulated / "variants.vcf.gz", "fasta": simulated / "genome.fa",
+                    "fasta_index": simulated / "genome.fa.fai", "pairs": pairs, "store": store},
+                   {"id": "sim"}, task=task, prefix="sim_variants", extra_args="--null 20", models=models)
+    return out / "sim_variants"
+
+
+@pytest.fixture(scope="module")
+def genome_variants(pipeline, tasks, simulated, genome_contacts, run_dir):
+    """A sample with a pair-model checkpoint and no expression: the candidate pairs are scored."""
+    return _genome_variants(pipeline, tasks, simulated, genome_contacts, [run_dir / "model.pt"], None,
+                            "epi_variants_genome")
+
+
+def test_genome_variants_score_the_candidate_pairs(genome_variants):
+    effects = pd.read_csv(genome_variants / "effects.tsv", sep="\t")
+    summary = pd.read_csv(genome_variants / "summary.tsv", sep="\t")
+    assert len(effects) > 0 and "scored" in set(summary["status"])
+
+
+def test_genome_variants_with_epinformer(pipeline, tasks, simulated, genome_contacts, genome_gene_store,
+                                         genome_gene_run, run_dir):
+    out = _genome_variants(pipeline, tasks, simulated, genome_contacts,
+                           [run_dir / "model.pt", genome_gene_run / "model.pt"], genome_gene_store,
+                           "epi_variants_genome_epinformer")
+    assert len(pd.read_csv(out / "effects.tsv", sep="\t")) > 0
+
+
+@pytest.fixture(scope="module")
+def genome_report(pipeline, tasks, genome_contacts, genome_abc, genome_gene_scores, genome_gene_run,
+                  genome_evaluation):
+    """EPI_REPORT of a genome-mode sample: its runs plus contacts (with sidecar), ABC,
+    EPInformer scores and the CRISPRi evaluation, staged under runs/ as main.nf's ch_report."""
+    staged = [genome_gene_run, genome_contacts, genome_contacts.with_name(genome_contacts.name + ".json"),
+              genome_abc[0], genome_gene_scores, genome_evaluation[0].parent]
+    _stage_runs(tasks / "epi_report_genome", staged)
+    out = run_task(pipeline, tasks, "EPI_REPORT", {}, {"id": "sim"}, task="epi_report_genome",
+                   prefix="sim_report", runs="runs")
+    return out / "sim_report.html"
+
+
+def test_genome_report_shows_the_genome_outputs(genome_report):
+    from epitools.report.discover import discover
+
+    found = discover([genome_report.parent / "runs"]).counts()
+    assert found["runs"] == 1 and found["abc_tables"] == 1 and found["gene_scores"] == 1
+    assert found["evaluations"] == 1 and found["contacts"] == 1
+    assert genome_report.read_text().count("<html") == 1
+
+
 # Which module fixture runs each process's rendered call. A process added to modules/local/
 # without an entry here fails test_every_module_call_is_run.
 TASK_FIXTURES = {
     "EPI_SIMULATE": ["simulated_task"],
     "EPI_FETCH": ["fetched"],
-    "HIC_CONTACTS": ["contacts"],
+    "HIC_CONTACTS": ["contacts", "genome_contacts"],
     "EPI_ENCODE": ["store", "model_runs"],
-    "EPI_ENCODE_GENES": ["gene_store"],
-    "EPI_TRAIN": ["run_dir", "gene_run", "model_runs"],
+    "EPI_ENCODE_GENES": ["gene_store", "genome_gene_store"],
+    "EPI_TRAIN": ["run_dir", "gene_run", "model_runs", "genome_gene_run"],
     "EPI_PREDICT": ["predictions"],
-    "EPI_REPORT": ["report"],
+    "EPI_REPORT": ["report", "genome_report"],
     "EPI_MODELS": ["registry"],
     "EPI_SELECT": ["pair_selection", "gene_selection"],
     "EPI_ATTRIBUTE_SCORES": ["attributions"],
     "EPI_MODISCO": ["motifs"],
     "EPI_PRIORITIZE": ["abc_scores"],
-    "EPI_PRIORITIZE_GENES": ["gene_scores"],
-    "EPI_EVALUATE": ["crispr_evaluation", "gene_evaluation"],
-    "EPI_VARIANTS": ["variant_effects"],
+    "EPI_PRIORITIZE_GENES": ["gene_scores", "genome_gene_scores"],
+    "EPI_EVALUATE": ["crispr_evaluation", "gene_evaluation", "genome_evaluation"],
+    "EPI_VARIANTS": ["variant_effects", "genome_variants"],
+    "EPI_CANDIDATE_REGIONS": ["genome_regions"],
+    "EPI_CANDIDATE_GENES": ["genome_genes"],
+    "EPI_ACTIVITY": ["genome_elements"],
+    "EPI_CANDIDATE_PAIRS": ["genome_contacts"],
+    "EPI_ABC": ["genome_abc"],
+    "EPI_PREDICT_PAIRS": ["genome_predictions"],
+    "EPI_LINKS": ["genome_links"],
+    "EPI_TRACKS": ["genome_tracks"],
 }
 
 

@@ -3,6 +3,7 @@ params vs schema, samplesheet schema. Each rule is also shown to fail on a broke
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -16,7 +17,14 @@ PIPELINE_PATHS = ["main.nf", "nextflow.config", "nextflow_schema.json", "pyproje
                   "conf", "modules", "assets"]
 MODULES = ["EPI_SIMULATE", "EPI_FETCH", "HIC_CONTACTS", "EPI_ENCODE", "EPI_TRAIN", "EPI_PREDICT",
            "EPI_ATTRIBUTE_SCORES", "EPI_MODISCO", "EPI_PRIORITIZE", "EPI_REPORT", "EPI_ENCODE_GENES",
-           "EPI_PRIORITIZE_GENES", "EPI_EVALUATE", "EPI_MODELS", "EPI_SELECT"]
+           "EPI_PRIORITIZE_GENES", "EPI_EVALUATE", "EPI_MODELS", "EPI_SELECT",
+           # --mode genome
+           "EPI_CANDIDATE_REGIONS", "EPI_CANDIDATE_GENES", "EPI_ACTIVITY", "EPI_CANDIDATE_PAIRS",
+           "EPI_ABC", "EPI_PREDICT_PAIRS", "EPI_LINKS", "EPI_TRACKS"]
+GENOME_STEPS = ["EPI_CANDIDATE_REGIONS", "EPI_CANDIDATE_GENES", "EPI_ACTIVITY", "EPI_CANDIDATE_PAIRS",
+                "HIC_CONTACTS", "EPI_ABC", "EPI_ENCODE_GENES", "EPI_TRAIN", "EPI_SELECT",
+                "EPI_PRIORITIZE_GENES", "EPI_PREDICT_PAIRS", "EPI_LINKS", "EPI_TRACKS", "EPI_VARIANTS",
+                "EPI_EVALUATE"]
 
 
 @pytest.fixture()
@@ -50,6 +58,10 @@ def test_includes_resolve_and_every_called_process_is_included(repo_root):
     assert ps.check_includes(repo_root) == []
 
 
+def test_every_module_is_called_by_the_pipeline(repo_root):
+    assert ps.check_wiring(repo_root) == []
+
+
 def test_module_flags_exist_in_their_click_commands(repo_root):
     assert ps.check_cli_flags(repo_root) == []
 
@@ -63,6 +75,12 @@ def test_group_commands_name_their_subcommand(repo_root):
     assert calls["EPI_SELECT"] == ("epi-report", "select")
     cmd, reason = ps.cli_command(repo_root, "epi-report", "select")
     assert reason is None and "--metric" in ps._click_options(cmd)
+    assert calls["EPI_CANDIDATE_REGIONS"] == ("epi-candidates", "regions")
+    assert calls["EPI_CANDIDATE_GENES"] == ("epi-candidates", "genes")
+    assert calls["EPI_ACTIVITY"] == ("epi-candidates", "activity")
+    assert calls["EPI_CANDIDATE_PAIRS"] == ("epi-candidates", "pairs")
+    assert calls["EPI_ABC"] == ("epi-prioritize", "abc") and calls["EPI_LINKS"] == ("epi-prioritize", "links")
+    assert calls["EPI_TRACKS"] == ("epi-report", "tracks") and calls["EPI_PREDICT_PAIRS"] == ("epi-predict", None)
     assert "no subcommand 'runs'" in ps.cli_command(repo_root, "epi-report", "runs")[1]
     assert "takes no argument" in ps.cli_command(repo_root, "epi-predict", "scores")[1]
 
@@ -75,6 +93,30 @@ def test_model_selection_and_encodings_are_not_groovy(repo_root):
     workflow = ps.blocks(text, "workflow")["EPITOOLS"]
     assert re.search(r"\bEPI_SELECT\(", workflow) and re.search(r"\bEPI_MODELS\(", workflow)
     assert "kmer_models" not in ps.Pipeline(repo_root).params()
+
+
+def _genome_branch(repo_root) -> str:
+    workflow = ps.blocks((repo_root / "main.nf").read_text(), "workflow")["EPITOOLS"]
+    start = workflow.index("} else if (params.mode == 'genome') {")
+    return workflow[start:workflow.index("    } else {", start)]
+
+
+def test_genome_mode_runs_every_step_and_reports_them(repo_root):
+    """--mode genome is a schema choice with its own branch calling each step once; its outputs
+    reach EPI_REPORT besides the training runs."""
+    schema = json.loads((repo_root / "nextflow_schema.json").read_text())
+    mode = schema["$defs"]["input_output_options"]["properties"]["mode"]
+    assert mode["enum"] == ["pairs", "genes", "genome"]
+    branch = _genome_branch(repo_root)
+    for step in GENOME_STEPS:
+        assert len(re.findall(rf"\b{step}\(", branch)) == 1, step
+    assert re.search(r"ch_report = .*EPI_ABC\.out\.scores", branch)
+    assert "EPI_REPORT(bySample(ch_runs.mix(ch_report)))" in ps.blocks(
+        (repo_root / "main.nf").read_text(), "workflow")["EPITOOLS"]
+    # No step is done in Groovy: the branch runs no command and reads no table itself.
+    assert "splitCsv" not in branch and "epi-" not in branch and ".text" not in branch
+    params = ps.Pipeline(repo_root).params()
+    assert params["track_score"] == "abc_score" and params["checkpoints"] is None
 
 
 def test_params_defined_documented_and_used(repo_root):
@@ -224,6 +266,37 @@ def test_broken_include_fails(broken):
 def test_broken_samplesheet_fails(broken):
     edit(broken / "assets/samplesheet_test.csv", "K562_genes,K562,", "K562 genes,K562,")
     assert any("'sample' = 'K562 genes'" in p for p in ps.check_samplesheet(broken))
+
+
+def test_broken_genome_samplesheet_fails(broken):
+    edit(broken / "assets/samplesheet_genome.csv", "sim/peaks.narrowPeak", "sim/peaks.xls")
+    assert any("samplesheet_genome.csv:2: 'peaks' = 'sim/peaks.xls'" in p for p in ps.check_samplesheet(broken))
+
+
+def test_broken_row_layout_fails(broken):
+    # A new samplesheet column must be added where main.nf indexes it (rows come in schema order).
+    edit(broken / "main.nf", "peaks, annotation, atac, checkpoints", "annotation, peaks, atac, checkpoints")
+    assert any("EPITOOLS takes samples as" in p for p in ps.check_samplesheet(broken))
+
+
+def test_broken_uncalled_module_fails(broken):
+    edit(broken / "main.nf", "EPI_TRACKS(\n", "// EPI_TRACKS dropped\n    [\n")
+    assert any("process EPI_TRACKS is never called" in p for p in ps.check_wiring(broken))
+
+
+def test_render_repeats_a_flag_per_file(repo_root):
+    """EPI_LINKS passes each prediction table as its own --pairs-scores (one, several or none)."""
+    proc = ps.Pipeline(repo_root).processes()["EPI_LINKS"]
+    binding = {"args": "", "abc": "s.abc.tsv", "epinformer": "", "prefix": "s"}
+    argv = ps.render_command(proc, {**binding, "predictions": ["a.predictions.tsv", "b.predictions.tsv"]})
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--pairs-scores"] == ["a.predictions.tsv",
+                                                                                  "b.predictions.tsv"]
+    one = ps.render_command(proc, {**binding, "predictions": "a.tsv"})
+    assert one[one.index("--pairs-scores"):][:2] == ["--pairs-scores", "a.tsv"] and one.count("--pairs-scores") == 1
+    assert "--pairs-scores" not in ps.render_command(proc, {**binding, "predictions": []})
+    assert "--epinformer" not in argv
+    with_epinformer = ps.render_command(proc, {**binding, "epinformer": "scores.tsv", "predictions": []})
+    assert with_epinformer[with_epinformer.index("--epinformer") + 1] == "scores.tsv"
 
 
 def test_output_patterns_and_missing_outputs(repo_root, tmp_path):

@@ -34,7 +34,9 @@ def setup(simulated, tmp_path_factory):
     torch.manual_seed(0)
     save_checkpoint(make_checkpoint(SIMCNN(W, W, filters=8, kernel=9, pool=16, dense=16).eval(), "simcnn",
                                     "onehot"), root / "pair" / "model.pt")
-    save_checkpoint(make_checkpoint(EPInformer(64, 64, max_enhancers=8).eval(), "epinformer", "onehot"),
+    # held-out metrics that clear the near-chance guard; the pair model has none (warned)
+    save_checkpoint(make_checkpoint(EPInformer(64, 64, max_enhancers=8).eval(), "epinformer", "onehot",
+                                    metrics={"test": {"stored": {"pearson_r": 0.8, "n": 50}}}),
                     root / "genes" / "model.pt")
     build_gene_store(simulated / "genes.tsv", simulated / "elements.bed", simulated / "genome.fa",
                      root / "genes.h5", hic=simulated / "hic.cool", promoter_length=64, enhancer_length=64,
@@ -166,6 +168,13 @@ def test_cli_outputs_pairs_and_epinformer(setup, tmp_path):
     assert arrays["ref"].shape == (2, 41, 4) and len(arrays["motif"]) == 2
     run = json.loads((out / "run.json").read_text())
     assert run["counts"]["variants"] == len(truth)
+    # the near-chance guard: the pair model has no held-out metrics, EPInformer cleared them
+    for table in (effects, summary):
+        warned = table.loc[table["model"].str.startswith("simcnn"), "model_warning"]
+        assert warned.str.contains("no held-out metrics").all()
+        assert table.loc[table["model"].str.startswith("epinformer"), "model_warning"].isna().all()
+    assert [m["model_warning"] == "" for m in run["models"]] == [False, True]
+    assert "##EPI_model_warning=simcnn:pair: " in text and "epinformer:genes: " not in text
 
 
 def test_element_cache_matches_whole_network(setup):

@@ -53,20 +53,17 @@ log = logging.getLogger("epitools.cli.contacts")
 @out_option(help="Output pairs table (TSV); choices made go to <out>.json.", file=True)
 def main(pairs_path, hic, resolution, balance, divisive_weights, gamma, scale, fit, fit_window,
          gamma_reference, pseudocount_distance, tss_hic_contribution, no_powerlaw_scaling, out):
-    from epitools.contacts import pair_contacts
+    from epitools.contacts.pair_stream import write_pair_contacts
     from epitools.io.atomic import write_text
-    from epitools.io.pairs import read_pairs, write_pairs
 
-    pairs = read_pairs(pairs_path)
-    result = pair_contacts(pairs, hic, resolution=resolution, balance=balance,
-                           divisive_weights=divisive_weights, gamma=gamma, scale=scale, fit=fit,
-                           fit_window=tuple(fit_window), gamma_reference=gamma_reference,
-                           pseudocount_distance=pseudocount_distance,
-                           tss_hic_contribution=tss_hic_contribution,
-                           scale_to_powerlaw=not no_powerlaw_scaling)
-    info = dict(result.attrs.get("contacts", {}), pairs=len(result))
-    write_pairs(result, out)
+    # one promoter chromosome at a time when the table is grouped by chromosome
+    info = write_pair_contacts(pairs_path, out, hic, resolution=resolution, balance=balance,
+                               divisive_weights=divisive_weights, gamma=gamma, scale=scale, fit=fit,
+                               fit_window=tuple(fit_window), gamma_reference=gamma_reference,
+                               pseudocount_distance=pseudocount_distance,
+                               tss_hic_contribution=tss_hic_contribution,
+                               scale_to_powerlaw=not no_powerlaw_scaling)
     write_text(f"{out}.json", json.dumps(info, indent=2, default=str) + "\n")
     log.info("contacts for %d pairs written to %s (resolution %s, balance %s, divisive %s)",
-             len(result), out, info.get("resolution"), info.get("balance"),
+             info["pairs"], out, info.get("resolution"), info.get("balance"),
              info.get("divisive_weights"))

@@ -1,7 +1,8 @@
 """``epi-encode``: encoded HDF5 stores for training and prediction.
 
 ``epi-encode pairs`` encodes a pairs table (+ genome or inline sequences) into a pair store;
-``epi-encode genes`` builds EPInformer's gene-level store. The old form ``epi-encode --pairs
+``epi-encode genes`` builds EPInformer's gene-level store; ``epi-encode activity`` the
+enhancer-activity store its sequence encoder is pre-trained on. The old form ``epi-encode --pairs
 ...`` (or ``--genes ...``) still works for one release and logs a deprecation note.
 """
 
@@ -27,8 +28,8 @@ def _legacy_subcommand(args: list[str]) -> str | None:
 
 
 @default_group(_legacy_subcommand,
-               help="Encode pairs (`pairs`) or genes with their candidate enhancers (`genes`) into "
-                    "an HDF5 store. Unset window options take the defaults of the store kind.")
+               help="Encode pairs (`pairs`), genes with their candidate enhancers (`genes`) or "
+                    "elements with their activity (`activity`) into an HDF5 store. Unset window options take the defaults of the store kind.")
 def main():
     pass
 
@@ -154,5 +155,28 @@ def genes(genes_path, elements_path, genome, hic, out, enhancer_length, promoter
                      enhancer_context=enhancer_context, chunk_genes=chunk_size, compression=None if compression == "none" else compression)
 
 
+@command(help="Build the enhancer-activity store EPInformer's sequence encoder is pre-trained on "
+              "(epi-train --model epinformer_encoder): a window centred on each element with its "
+              "activity, log1p(sqrt(dnase x h3k27ac)), as target.")
+@click.option("--elements", "elements_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Candidate elements BED (chrom start end name dnase h3k27ac), e.g. from "
+                   "epi-candidates activity.")
+@click.option("--genome", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Genome FASTA (plain or bgzip) or 2bit.")
+@out_option(help="Output store (.h5).", file=True)
+@click.option("--enhancer-length", type=click.IntRange(16), default=None,
+              help="Window (bp), a multiple of 16 [default: 256, the paper's].")
+@click.option("--reverse-complement/--no-reverse-complement", default=True, show_default=True,
+              help="Add each element's reverse complement as a row (the paper's augmentation).")
+@_compression_option
+def activity(elements_path, genome, out, enhancer_length, reverse_complement, compression):
+    from epitools.data.activity_store import build_activity_store
+
+    build_activity_store(elements_path, genome, out, length=enhancer_length,
+                         reverse_complement=reverse_complement,
+                         compression=None if compression == "none" else compression)
+
+
 main.add_command(pairs, "pairs")
 main.add_command(genes, "genes")
+main.add_command(activity, "activity")

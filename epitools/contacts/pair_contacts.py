@@ -49,7 +49,14 @@ def pair_geometry(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"tss": tss, "midpoint": mid, "distance": distance}, index=pairs.index)
 
 
-def _hic_contacts(pairs, geo, clr, tss_hic_contribution, fit_window):
+def unshared_error(chroms, clr) -> InputError:
+    """The error for pairs none of whose chromosomes ``chroms`` the Hi-C file ``clr`` has."""
+    shown = ", ".join(sorted(pd.unique(np.asarray(chroms)))[:5])
+    return InputError(f"no chromosome shared between the pairs ({shown}) and the Hi-C file "
+                      f"({', '.join(clr.chromnames[:5])}): different genome?", path=clr.filename)
+
+
+def _hic_contacts(pairs, geo, clr, tss_hic_contribution, fit_window, require_shared=True):
     """Row-normalised Hi-C contact per pair (NaN where it must come from the power law)."""
     res = int(clr.binsize)
     n = len(pairs)
@@ -58,11 +65,8 @@ def _hic_contacts(pairs, geo, clr, tss_hic_contribution, fit_window):
     cis = np.isfinite(geo["distance"].to_numpy())
     chroms = pairs["promoter_chrom"].astype(str).to_numpy()
     names = cc.resolve_chromosomes(pd.unique(chroms[cis]), clr.chromnames)
-    if not names:
-        shown = ", ".join(sorted(pd.unique(chroms))[:5])
-        raise InputError(f"no chromosome shared between the pairs ({shown}) and the Hi-C file "
-                         f"({', '.join(clr.chromnames[:5])}): different genome?",
-                         path=clr.filename)
+    if not names and require_shared:
+        raise unshared_error(chroms, clr)
     renamed = {k: v for k, v in names.items() if k != v}
     if renamed:
         log.info("chromosome names matched by alias: %s",
@@ -120,7 +124,8 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
                   fit: bool = False, gamma_reference: float = DEFAULT_GAMMA_REFERENCE,
                   pseudocount_distance: float = 5000, tss_hic_contribution: float = 100,
                   scale_to_powerlaw: bool = True,
-                  fit_window: tuple[int, int] = (5000, 1_000_000)) -> pd.DataFrame:
+                  fit_window: tuple[int, int] = (5000, 1_000_000),
+                  require_shared: bool = True) -> pd.DataFrame:
     """Add ``contact``, ``contact_norm`` and ``powerlaw_contact`` to a pairs table.
 
     Parameters
@@ -145,6 +150,10 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
         must span at least two diagonals at the resolution used.
     gamma_reference, pseudocount_distance, tss_hic_contribution, scale_to_powerlaw
         ABC's contact normalisation parameters.
+    require_shared : bool
+        Refuse a Hi-C file that has none of the pairs' chromosomes (False: their pairs take
+        the power law, as pairs of any chromosome missing from the file do; for callers that
+        pass one chromosome at a time).
 
     Returns
     -------
@@ -187,7 +196,7 @@ def pair_contacts(pairs: pd.DataFrame, cool=None, *, resolution: int | None = No
     log.info("Hi-C %s at %d bp, balance: %s", cool, res,
              f"{bal} ({'divisive' if divisive else 'multiplicative'})" if bal else "none (raw counts)")
     contact, nan_dist, diag_sums, diag_counts = _hic_contacts(
-        out, geo, clr, tss_hic_contribution, fit_window if fit else None)
+        out, geo, clr, tss_hic_contribution, fit_window if fit else None, require_shared)
     if fit:
         gamma, scale = _fit_on_diagonals(diag_sums, diag_counts, res, fit_window, cool)
     gamma = DEFAULT_GAMMA if gamma is None else gamma

@@ -21,7 +21,9 @@ ENCODINGS = ("onehot", "kmer")
 # EPIANN, EPIPDLF). Genes: EPInformer's 2 kb promoter and 2 kb enhancer slots.
 PAIR_WINDOWS = (3000, 2000)
 GENE_WINDOWS = (2000, 2000)
-DEFAULT_WINDOWS = {"pairs": PAIR_WINDOWS, "genes": GENE_WINDOWS}
+# EPInformer's encoder pre-training windows (Lin et al. 2024: 256 bp around each enhancer).
+ACTIVITY_WINDOWS = (256, 256)
+DEFAULT_WINDOWS = {"pairs": PAIR_WINDOWS, "genes": GENE_WINDOWS, "activity": ACTIVITY_WINDOWS}
 DEFAULT_K = 6
 
 
@@ -99,8 +101,8 @@ def resolve_geometry(kind: str = "pairs", enhancer_length: int | None = None,
     encoding = encoding or "onehot"
     if encoding not in ENCODINGS:
         raise UsageError(f"--encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
-    if kind == "genes" and encoding != "onehot":
-        raise UsageError("gene stores hold base codes only (--encoding onehot)")
+    if kind in ("genes", "activity") and encoding != "onehot":
+        raise UsageError(f"{kind} stores hold base codes only (--encoding onehot)")
     if encoding == "kmer":
         k = DEFAULT_K if k is None else int(k)
         if not 1 <= k <= 7:

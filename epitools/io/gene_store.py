@@ -87,6 +87,10 @@ class GeneStore:
             if not unique.size:
                 out[key] = h5[key][:0]
                 continue
+            if 0 in h5[key].shape[1:]:
+                # h5py cannot select rows of a dataset with an empty axis (a store without half-life features)
+                out[key] = np.zeros((indices.size, *h5[key].shape[1:]), h5[key].dtype)
+                continue
             in_sorted_order = h5[key][unique][inverse]
             restored = np.empty_like(in_sorted_order)
             restored[order] = in_sorted_order

@@ -25,135 +25,34 @@ Shorter windows (``enhancer_length = promoter_length = 256``, built with
 ``build_gene_store(..., enhancer_length=256, promoter_length=256)``) keep tests and CPU
 benchmarks fast; the length only changes the last linear layer of the encoder.
 
-Optional pre-training: :class:`EnhancerActivityModel` puts the same residual encoder under
-a 2 x 256 dense head to predict enhancer activity from 256 bp windows;
-:func:`pretrain_sequence_encoder` fits it and :meth:`EPInformer.load_sequence_encoder`
-copies its encoder weights in.
+Optional pre-training (:mod:`epitools.models.epinformer_encoder`): ``epi-train --model
+epinformer_encoder`` fits the same residual encoder to enhancer activity from 256 bp windows;
+``epi-train --model epinformer --init-from`` that checkpoint (or
+:meth:`EPInformer.load_sequence_encoder`) copies its encoder weights in.
 """
 
 from __future__ import annotations
 
 import logging
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from epitools.data.encoding import one_hot
 from epitools.data.windows import GENE_WINDOWS
 from epitools.errors import ModelError, UsageError
+from epitools.models.epinformer_encoder import (POOLED, EnhancerActivityModel, ResidualSequenceEncoder,
+                                                as_one_hot, pretrain_sequence_encoder)
 from epitools.models.registry import register
+
+# The encoder's names stay importable from here (the pre-training model is a part of EPInformer).
+__all__ = ["EPInformer", "EnhancerActivityModel", "InteractionLayer", "ResidualSequenceEncoder",
+           "interaction_mask", "parameter_count", "pretrain_sequence_encoder"]
 
 log = logging.getLogger(__name__)
 
 VARIANT_FEATURES = {"promoter-only": 0, "PE": 1, "PE-Activity": 3, "PE-Activity-HiC": 4}
-POOLED = 16  # four MaxPool(2) in the residual encoder
 PAPER_PARAMETERS = 447_149  # EPInformer-PE-Activity-HiC at 2 kb windows (Lin et al. 2024)
-
-
-class ResidualSequenceEncoder(nn.Module):
-    """Stem convolution and four residual conv blocks.
-
-    Input one-hot (n, 4, L); output (n, channels[-1], L // 16).
-    """
-
-    def __init__(self, stem_channels: int = 256, channels=(128, 64, 64, 128), stem_kernel: int = 8,
-                 kernel: int = 3):
-        super().__init__()
-        # Explicit 'same' padding: an even kernel with padding="same" makes torch copy the input.
-        left = (stem_kernel - 1) // 2
-        self.stem = nn.Sequential(nn.ConstantPad1d((left, stem_kernel - 1 - left), 0.0),
-                                  nn.Conv1d(4, stem_channels, stem_kernel), nn.ELU())
-        self.blocks = nn.ModuleList()
-        self.residuals = nn.ModuleList()
-        previous = stem_channels
-        for width in channels:
-            self.blocks.append(nn.Sequential(
-                nn.Conv1d(previous, width, kernel, padding=kernel // 2), nn.BatchNorm1d(width),
-                nn.ELU(), nn.MaxPool1d(2)))
-            self.residuals.append(nn.Sequential(nn.Conv1d(width, width, 1), nn.ELU()))
-            previous = width
-        self.out_channels = previous
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for block, residual in zip(self.blocks, self.residuals):
-            x = block(x)
-            x = residual(x) + x
-        return x
-
-
-class EnhancerActivityModel(nn.Module):
-    """Pre-training model: residual encoder + 2 dense layers of 256 → enhancer activity.
-
-    Input one-hot (n, 4, L) (256 bp in the paper) or codes (n, L); output (n,).
-    """
-
-    def __init__(self, length: int = 256, hidden: int = 256, dropout: float = 0.1):
-        super().__init__()
-        if length % POOLED:
-            raise UsageError(f"pre-training window must be a multiple of {POOLED} bp, got {length}")
-        self.length = length
-        self.encoder = ResidualSequenceEncoder()
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(self.encoder.out_channels * (length // POOLED), hidden),
-            nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, 1))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(_as_one_hot(x))).squeeze(-1)
-
-
-def pretrain_sequence_encoder(codes, activity, *, epochs: int = 10, batch_size: int = 128,
-                              lr: float = 1e-3, seed: int = 0, device="cpu") -> EnhancerActivityModel:
-    """Fit an :class:`EnhancerActivityModel` to enhancer activities (MSE).
-
-    Parameters
-    ----------
-    codes : array, shape (n, L) uint8
-        Base codes of the activity windows (L a multiple of 16; 256 in the paper).
-    activity : array, shape (n,)
-        Target activity (e.g. log1p of DNase x H3K27ac signal).
-    epochs, batch_size, lr, seed : training settings (Adam).
-
-    Returns
-    -------
-    EnhancerActivityModel
-        In eval mode; pass it (or its ``encoder.state_dict()``) to
-        :meth:`EPInformer.load_sequence_encoder`.
-    """
-    torch.manual_seed(seed)
-    x = torch.as_tensor(np.asarray(codes), dtype=torch.uint8)
-    y = torch.as_tensor(np.asarray(activity, dtype=np.float32))
-    if x.ndim != 2 or y.shape != (x.shape[0],):
-        raise UsageError(f"need codes (n, L) and activity (n,), got {tuple(x.shape)} and {tuple(y.shape)}")
-    model = EnhancerActivityModel(length=x.shape[1]).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(x.shape[0], generator=generator)
-        total = 0.0
-        for lo in range(0, x.shape[0], batch_size):
-            rows = order[lo:lo + batch_size]
-            if rows.numel() < 2:  # BatchNorm needs two samples
-                continue
-            loss = F.mse_loss(model(x[rows].to(device)), y[rows].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * rows.numel()
-        log.debug("pre-training epoch %d: mse %.4f", epoch + 1, total / max(x.shape[0], 1))
-    return model.eval()
-
-
-def _as_one_hot(x: torch.Tensor) -> torch.Tensor:
-    """Codes (..., L) → one-hot (..., 4, L) float; one-hot input passes through."""
-    if x.is_floating_point():
-        return x
-    return one_hot(x.long())
 
 
 class InteractionLayer(nn.Module):
@@ -193,10 +92,19 @@ class EPInformer(nn.Module):
         Window lengths (bp); equal, a multiple of 16 (2000 in the paper).
     **hparams
         Overrides of :attr:`default_hparams`.
+
+    Schedule (paper): AdamW, lr 5e-4, weight decay 1e-6, batch 64, early stopping on the
+    validation loss with patience 6. The paper sets no epoch limit, so ``epochs`` (500) is only
+    a cap for a run that never plateaus; early stopping ends a run.
     """
 
     encoding = "onehot"
     task = "genes"
+    # Parameters computed from sequence alone: freezing all of them lets epi-train embed each
+    # gene once (epitools.training.gene_embeddings).
+    sequence_branch = ("sequence_encoder", "dilated", "positions")
+    # epi-train --init-from a checkpoint of these models loads only this part.
+    pretrained_parts = {"epinformer_encoder": "sequence_encoder"}
     default_hparams = {
         "variant": "PE-Activity-HiC",
         "d_model": 64,
@@ -210,6 +118,7 @@ class EPInformer(nn.Module):
         "weight_decay": 1e-6,
         "betas": (0.9, 0.99),
         "batch_size": 64,
+        "epochs": 500,
         "patience": 6,
     }
 
@@ -265,7 +174,7 @@ class EPInformer(nn.Module):
     # -- element embeddings --------------------------------------------------------------
     def embed_sequences(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot (n, 4, L) or codes (n, L) → embeddings (n, d_model)."""
-        x = _as_one_hot(x)
+        x = as_one_hot(x)
         if x.ndim != 3 or x.shape[1] != 4 or x.shape[2] != self.enhancer_length:
             raise UsageError(f"EPInformer windows must be (n, 4, {self.enhancer_length}) one-hot or "
                              f"(n, {self.enhancer_length}) codes; got {tuple(x.shape)}")

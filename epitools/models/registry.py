@@ -13,7 +13,7 @@ from epitools.errors import UsageError
 MODELS: dict[str, type] = {}
 
 # Modules that define registered models, imported lazily (torch import cost).
-_MODEL_MODULES = ("epipam", "epiann", "epipdlf", "simcnn", "epinformer")
+_MODEL_MODULES = ("epipam", "epiann", "epipdlf", "simcnn", "epinformer", "epinformer_encoder")
 
 
 def register(name: str):

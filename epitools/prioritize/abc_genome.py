@@ -24,9 +24,8 @@ import pandas as pd
 
 from epitools.errors import InputError
 from epitools.io.atomic import atomic_path
-from epitools.io.pairs import iter_pairs, write_pairs
+from epitools.io.pairs import iter_chromosome_frames, write_pairs, write_pairs_stream
 from epitools.prioritize.abc import score_table
-from epitools.regions.pairs import write_table_stream
 
 log = logging.getLogger(__name__)
 
@@ -122,31 +121,6 @@ def write_summaries(filtered: pd.DataFrame, out_dir, threshold: float, include_s
     return paths
 
 
-def iter_chromosome_frames(pairs_path, chunksize: int = 200_000):
-    """Yield ``(chrom, pairs)`` per promoter chromosome of a table grouped by chromosome."""
-    current, buffer, finished = None, [], set()
-    for chunk in iter_pairs(pairs_path, chunksize=chunksize):
-        if chunk.empty:
-            continue
-        chrom = chunk["promoter_chrom"].astype(str).to_numpy()
-        breaks = np.flatnonzero(chrom[1:] != chrom[:-1]) + 1
-        for piece in np.split(np.arange(len(chunk)), breaks):
-            name = chrom[piece[0]]
-            if name != current:
-                if buffer:
-                    yield current, pd.concat(buffer)
-                if name in finished:
-                    raise InputError(f"pairs of {name} appear again after other chromosomes: the table "
-                                     "must be grouped by promoter chromosome (as epi-candidates pairs "
-                                     "writes it) to be scored one chromosome at a time",
-                                     pairs_path, line=int(chunk.index[piece[0]]) + 2, field="promoter_chrom")
-                finished.add(current)
-                current, buffer = name, []
-            buffer.append(chunk.iloc[piece])
-    if buffer:
-        yield current, pd.concat(buffer)
-
-
 def score_pairs_file(pairs_path, out, *, summaries=None, summary_threshold: float | None = None,
                      include_self_promoter: bool = True, **score_options) -> dict:
     """``epi-prioritize abc``: score a pairs table, streamed per chromosome when activity comes
@@ -184,7 +158,7 @@ def score_pairs_file(pairs_path, out, *, summaries=None, summary_threshold: floa
     if score_options.get("dnase") is not None:
         write_pairs(account(score_table(pairs_path, **score_options)), out)
     else:
-        write_table_stream((account(score_table(frame, **score_options))
+        write_pairs_stream((account(score_table(frame, **score_options))
                             for _, frame in iter_chromosome_frames(pairs_path)), out)
     if summaries is not None:
         if cut is None:

@@ -24,6 +24,7 @@ from epitools.io.checkpoint import load_checkpoint
 from epitools.io.runlock import run_lock
 from epitools.training.config import TrainConfig, check_options, resolve_schedule
 from epitools.training.device import resolve_device
+from epitools.training.gene_embeddings import EmbeddedGeneSource, frozen_sequence_branch
 from epitools.training.sampling import sampled_negative_count
 from epitools.training.sources import open_source
 from epitools.training.state import TrainingState, check_same_run, json_safe, seed_everything
@@ -175,14 +176,26 @@ def _build_model(config: TrainConfig, cls, source, device) -> torch.nn.Module:
                          f"these hyperparameters: {exc}") from exc
     if config.init_from:
         init = load_checkpoint(config.init_from, encoding=source.encoding)
-        if init["model"] != config.model:
+        if init["model"] in getattr(model, "pretrained_parts", {}):
+            # A pre-training checkpoint (e.g. epinformer_encoder) fills only its part of the model.
+            part = model.pretrained_parts[init["model"]]
+            try:
+                getattr(model, part).load_state_dict(
+                    {k.removeprefix("encoder."): v for k, v in init["state_dict"].items()
+                     if k.startswith("encoder.")})
+            except RuntimeError as exc:
+                raise ModelError(f"--init-from {config.init_from}: the {init['model']} weights do not "
+                                 f"fit {config.model}'s {part}: {exc}") from exc
+            log.info("%s initialised from the %s checkpoint %s", part, init["model"], config.init_from)
+        elif init["model"] != config.model:
             raise ModelError(f"--init-from {config.init_from} holds a '{init['model']}' model, "
                              f"not '{config.model}'")
-        try:
-            model.load_state_dict(init["state_dict"])
-        except RuntimeError as exc:
-            raise ModelError(f"--init-from {config.init_from}: weights do not fit: {exc}") from exc
-        log.info("initialised from %s", config.init_from)
+        else:
+            try:
+                model.load_state_dict(init["state_dict"])
+            except RuntimeError as exc:
+                raise ModelError(f"--init-from {config.init_from}: weights do not fit: {exc}") from exc
+            log.info("initialised from %s", config.init_from)
     return model
 
 
@@ -286,6 +299,9 @@ def prepare(config: TrainConfig) -> Run:
         elif config.resume:
             log.info("--resume: no %s yet, starting from scratch", last_path)
 
+        if source.task == "genes" and frozen_sequence_branch(model, frozen):
+            # After --init-from and --resume: the cache holds the weights the run trains with.
+            source = EmbeddedGeneSource(source, model, device)
         resample = config.negatives_per_positive
         train_batches = (source.loader(split.train, schedule["batch_size"], loader_gen, device,
                                        negatives_per_positive=resample)

@@ -1,8 +1,9 @@
 """Training data sources: a store opened for training, with its split, batches and targets.
 
 :func:`open_source` dispatches on the store's ``kind`` attribute: ``"pairs"`` (EPI
-classification, :class:`PairSource`) or ``"genes"`` (expression regression,
-:class:`GeneSource`). Training rows are read into memory once (base codes are one byte per
+classification, :class:`PairSource`), ``"genes"`` (expression regression,
+:class:`GeneSource`) or ``"activity"`` (enhancer-activity regression,
+:class:`~epitools.training.activity_source.ActivitySource`). Training rows are read into memory once (base codes are one byte per
 base) and batches are expanded to one-hot on the target device. :func:`load_batch` builds the
 same batches from a few rows of a store without reading the rest (attention maps, tests).
 """
@@ -46,7 +47,11 @@ def open_source(path, workers: int = 0):
         return PairSource(path, workers=workers)
     if kind == "genes":
         return GeneSource(path, workers=workers)
-    raise InputError(f"unknown store kind {kind!r} (expected 'pairs' or 'genes')", path=path,
+    if kind == "activity":
+        from epitools.training.activity_source import ActivitySource
+
+        return ActivitySource(path, workers=workers)
+    raise InputError(f"unknown store kind {kind!r} (expected 'pairs', 'genes' or 'activity')", path=path,
                      field="kind")
 
 

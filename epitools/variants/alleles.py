@@ -84,17 +84,40 @@ def alt_windows(genome, chroms, win_starts, offsets, refs, alts, length: int) ->
     numpy.ndarray
         uint8, shape (n, length).
     """
-    n = len(win_starts)
-    win_starts = np.asarray(win_starts, dtype=np.int64)
+    extra = deletion_extra(refs, alts)
+    ref = genome.fetch_windows(chroms, np.asarray(win_starts, dtype=np.int64), length + extra)
+    return apply_alleles(ref, offsets, refs, alts, length)
+
+
+def deletion_extra(refs, alts) -> int:
+    """Bases past the window end that the longest deletion of ``refs``/``alts`` pulls in."""
+    return max(0, max((len(r) - len(a) for r, a in zip(refs, alts)), default=0))
+
+
+def apply_alleles(ref: np.ndarray, offsets, refs, alts, length: int) -> np.ndarray:
+    """ALT codes from REF codes: each row's variant applied in numpy, length kept.
+
+    Parameters
+    ----------
+    ref : numpy.ndarray
+        uint8, shape (n, length + extra): each row's REF window and the ``extra`` genome bases
+        right of it (:func:`deletion_extra`; 0 for SNVs). Not modified.
+    offsets : array-like of int, shape (n,)
+        Start of the REF allele inside the window.
+    refs, alts : sequence of str, shape (n,)
+    length : int
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, shape (n, length).
+    """
+    n = len(ref)
     offsets = np.asarray(offsets, dtype=np.int64)
     ref_len = np.fromiter((len(r) for r in refs), np.int64, n)
     alt_len = np.fromiter((len(a) for a in alts), np.int64, n)
-    extra = int(max(0, (ref_len - alt_len).max(initial=0)))
-    # REF windows plus the bases a deletion pulls in from the right
-    ref = genome.fetch_windows(chroms, win_starts, length + extra)
-    out = np.empty((n, length), np.uint8)
+    out = np.array(ref[:, :length], dtype=np.uint8, copy=True)
     snv = (ref_len == 1) & (alt_len == 1)
-    out[snv] = ref[snv, :length]
     if snv.any():
         rows = np.flatnonzero(snv)
         out[rows, offsets[rows]] = CODE_TABLE[np.frombuffer("".join(alts[i] for i in rows).encode(), np.uint8)]

@@ -29,6 +29,7 @@ def write_annotated_vcf(source, summary: pd.DataFrame, out) -> None:
 
     ``EPI`` holds one ``ALT|model|status|target|effect|z|p`` entry per allele and model from
     ``summary`` (rows keyed by ``record`` number and ``alt``); records without one get none.
+    A model's ``model_warning`` (near chance, no held-out metrics) becomes a header line.
     """
     import pysam
 
@@ -42,6 +43,10 @@ def write_annotated_vcf(source, summary: pd.DataFrame, out) -> None:
         header.add_line(f'##INFO=<ID={INFO_KEY},Number=.,Type=String,Description="epi-variants effects: '
                         f'{INFO_FORMAT} (effect: delta logit of a pair model or delta log expression of '
                         f'EPInformer at its best pair or gene)">')
+        if "model_warning" in summary:
+            for model, warning in summary.groupby("model", sort=False)["model_warning"].first().items():
+                if warning:
+                    header.add_line(f"##{INFO_KEY}_model_warning={model}: {warning}")
         with atomic_path(out) as tmp:
             with pysam.VariantFile(os.fspath(tmp), "wz", header=header) as writer:
                 for number, rec in enumerate(vcf, start=1):

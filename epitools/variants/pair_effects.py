@@ -1,9 +1,12 @@
 """Δ interaction score of pair models for variants in enhancer or promoter windows.
 
-Each distinct REF window involved (the window holding a variant and every partner of its pairs)
-goes through the per-element part of the model once, each ALT window once, and only the
-interaction part (``forward_embedded``) runs per (variant, pair): the unchanged partner's
-embedding is reused for every variant of the other side.
+Only pairs whose enhancer or promoter window holds a variant are scored. REF windows (the
+window holding a variant and every partner of its pairs) go through the per-element part of the
+model once, through the table-wide element cache (:mod:`epitools.training.element_cache`), and
+each pair's REF logit is computed once; a :class:`PairScorer` keeps both for later calls (the
+variants, then the background null). Each (variant, window) ALT window is built by copying the
+REF codes and substituting the allele in numpy, embedded once in large batches, and only the
+interaction part (``forward_embedded``) runs per (variant, pair).
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import torch
 
 from epitools.data.encoding import one_hot
 from epitools.data.windows import centered_starts
-from epitools.training.predict import unique_rows
-from epitools.variants.alleles import alt_windows, window_hits
+from epitools.progress import progress
+from epitools.training.element_cache import WindowIndex, embed_windows, index_windows
+from epitools.variants.alleles import apply_alleles, deletion_extra, window_hits
 
 SIDES = ("enhancer", "promoter")
+#: (variant, window) hits whose ALT windows are built and embedded together (bounds memory)
+HIT_CHUNK = 8192
 
 
 @torch.no_grad()
@@ -31,7 +37,7 @@ def embed_codes(embed, codes: np.ndarray, geometry, device, batch_size: int = 25
 
 
 @torch.no_grad()
-def embedded_logits(model, e_emb, p_emb, e_idx, p_idx, batch_size: int = 1024) -> np.ndarray:
+def embedded_logits(model, e_emb, p_emb, e_idx, p_idx, batch_size: int = 4096) -> np.ndarray:
     """Logits (n,) float64 of pairs (``e_emb[e_idx[i]]``, ``p_emb[p_idx[i]]``)."""
     out = np.empty(len(e_idx), np.float64)
     for lo in range(0, len(e_idx), batch_size):
@@ -53,75 +59,137 @@ def expand_groups(group_of_item: np.ndarray, groups: np.ndarray) -> tuple[np.nda
 
 
 def pair_windows_index(pairs: pd.DataFrame, genome, geometry) -> dict:
-    """Distinct windows of each side: ``{side: (chroms (u,), starts (u,), ids per pair (n,))}``."""
+    """Distinct windows of each side (:func:`~epitools.training.element_cache.index_windows`).
+
+    Returns
+    -------
+    dict
+        ``{side: (chroms (u,) genome names, starts (u,) int64, ids (n,) int64 window of each pair)}``.
+    """
+    index = index_windows([pairs], geometry)
     out = {}
     for side, length in zip(SIDES, (geometry.enhancer_length, geometry.promoter_length)):
-        chrom = pairs[f"{side}_chrom"].astype(str).map({c: genome.resolve(c) for c in
-                                                          pairs[f"{side}_chrom"].astype(str).unique()})
-        win = centered_starts(pairs[f"{side}_start"], pairs[f"{side}_end"], length)
-        key = pd.MultiIndex.from_arrays([chrom.to_numpy(dtype=object), win])
-        ids, uniq = pd.factorize(key)
-        out[side] = (uniq.get_level_values(0).to_numpy(dtype=object),
-                     uniq.get_level_values(1).to_numpy(np.int64), ids.astype(np.int64))
+        w = index[side]
+        names = pd.Series(w.chrom, dtype=object)
+        chroms = names.map({c: genome.resolve(c) for c in names.unique()}).to_numpy(dtype=object)
+        out[side] = (chroms, centered_starts(w.start, w.end, length).astype(np.int64), w.ids)
     return out
+
+
+class PairScorer:
+    """REF and ALT logits of variants under one pair model over one pairs table.
+
+    Parameters
+    ----------
+    predictor : epitools.training.predict.Predictor
+        A pair model (``task == "pairs"``).
+    pairs : pandas.DataFrame
+        Canonical pair columns, n rows.
+    genome : epitools.io.genome.Genome
+    index : dict, optional
+        :func:`pair_windows_index` of ``pairs`` for this model's geometry (computed when None).
+    batch_size : int
+        Windows per forward pass of the per-element part.
+    """
+
+    def __init__(self, predictor, pairs: pd.DataFrame, genome, index: dict | None = None, batch_size: int = 128):
+        self.predictor, self.genome, self.batch_size = predictor, genome, batch_size
+        geometry = predictor.geometry
+        self.index = index or pair_windows_index(pairs, genome, geometry)
+        self.lengths = dict(zip(SIDES, (geometry.enhancer_length, geometry.promoter_length)))
+        model = predictor.model
+        self.embeds = {"enhancer": model.embed_enhancer, "promoter": model.embed_promoter}
+        # table-wide REF cache, filled on demand: row of each window in _emb (-1: not embedded)
+        self._slot = {side: np.full(len(self.index[side][0]), -1, np.int64) for side in SIDES}
+        self._emb = dict.fromkeys(SIDES)
+        self._ref_logit = np.full(len(pairs), np.nan)
+
+    def _ensure(self, side: str, windows: np.ndarray) -> None:
+        """Embed the REF windows ``windows`` (distinct ids) of ``side`` not embedded yet."""
+        missing = windows[self._slot[side][windows] < 0]
+        if not missing.size:
+            return
+        chroms, starts, _ = self.index[side]
+        length = self.lengths[side]
+        # windows given as elements [w, w + L): embed_windows centres them back on w
+        sub = WindowIndex(np.arange(missing.size), chroms[missing], starts[missing], starts[missing] + length)
+        cache, _ = embed_windows(self.embeds[side], sub, length, self.predictor.geometry, self.genome,
+                                 self.predictor.device, self.batch_size, budget_bytes=1 << 62,
+                                 desc=f"embed REF {side}s")
+        new = torch.from_numpy(cache.array).to(self.predictor.device)
+        cache.close()
+        done = 0 if self._emb[side] is None else len(self._emb[side])
+        self._emb[side] = new if self._emb[side] is None else torch.cat([self._emb[side], new])
+        self._slot[side][missing] = done + np.arange(missing.size)
+
+    def ref_logits(self, pair_rows: np.ndarray) -> np.ndarray:
+        """REF logits (m,) of pairs ``pair_rows``, each pair computed once per scorer."""
+        need = np.unique(pair_rows[np.isnan(self._ref_logit[pair_rows])])
+        if need.size:
+            win = {side: self.index[side][2][need] for side in SIDES}
+            for side in SIDES:
+                self._ensure(side, np.unique(win[side]))
+            self._ref_logit[need] = embedded_logits(self.predictor.model, self._emb["enhancer"],
+                                                    self._emb["promoter"], self._slot["enhancer"][win["enhancer"]],
+                                                    self._slot["promoter"][win["promoter"]])
+        return self._ref_logit[pair_rows]
+
+    def __call__(self, variants: pd.DataFrame) -> pd.DataFrame:
+        """REF and ALT logits of every (variant, pair) whose enhancer or promoter window holds the variant.
+
+        Parameters
+        ----------
+        variants : pandas.DataFrame
+            :data:`epitools.variants.vcf.VARIANT_COLUMNS` on the genome's chromosome names.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``variant`` (row of ``variants``), ``pair`` (row of ``pairs``), ``element``
+            (enhancer|promoter), ``logit_ref``, ``logit_alt``.
+        """
+        model, geometry, device = self.predictor.model, self.predictor.geometry, self.predictor.device
+        frames = []
+        for side, other in (SIDES, SIDES[::-1]):
+            chroms, starts, ids = self.index[side]
+            length = self.lengths[side]
+            hits = window_hits(variants, chroms, starts, length)
+            if hits.empty:
+                continue
+            # rows grouped by hit, in hit order: a chunk of hits is a contiguous block of rows
+            hit_of_row, pair_of_row = expand_groups(ids, hits["window"].to_numpy())
+            partner = self.index[other][2][pair_of_row]
+            self._ensure(other, np.unique(partner))
+            ref = self.ref_logits(pair_of_row)
+            alt_logit = np.empty(len(pair_of_row))
+            win, offset = hits["window"].to_numpy(), hits["offset"].to_numpy()
+            var = hits["variant"].to_numpy()
+            refs = variants["ref"].to_numpy(dtype=object)[var]
+            alts = variants["alt"].to_numpy(dtype=object)[var]
+            bounds = range(0, len(hits), HIT_CHUNK)
+            for lo in progress(bounds, total=len(bounds), desc=f"ALT {side}s", unit="chunk"):
+                hi = min(lo + HIT_CHUNK, len(hits))
+                extra = deletion_extra(refs[lo:hi], alts[lo:hi])
+                uniq, inverse = np.unique(win[lo:hi], return_inverse=True)
+                ref_codes = self.genome.fetch_windows(chroms[uniq], starts[uniq], length + extra)[inverse.ravel()]
+                alt = apply_alleles(ref_codes, offset[lo:hi], refs[lo:hi], alts[lo:hi], length)
+                alt_emb = embed_codes(self.embeds[side], alt, geometry, device, self.batch_size)
+                r0, r1 = np.searchsorted(hit_of_row, [lo, hi])
+                mine, theirs = hit_of_row[r0:r1] - lo, self._slot[other][partner[r0:r1]]
+                alt_logit[r0:r1] = (embedded_logits(model, alt_emb, self._emb[other], mine, theirs)
+                                    if side == "enhancer" else
+                                    embedded_logits(model, self._emb[other], alt_emb, theirs, mine))
+            frames.append(pd.DataFrame({"variant": var[hit_of_row], "pair": pair_of_row, "element": side,
+                                        "logit_ref": ref, "logit_alt": alt_logit}))
+        if not frames:
+            return pd.DataFrame({"variant": [], "pair": [], "element": [], "logit_ref": [], "logit_alt": []})
+        return pd.concat(frames, ignore_index=True)
 
 
 def pair_effects(predictor, variants: pd.DataFrame, pairs: pd.DataFrame, genome, index: dict | None = None
                  ) -> pd.DataFrame:
     """REF and ALT logits of every (variant, pair) whose enhancer or promoter window holds the variant.
 
-    Parameters
-    ----------
-    predictor : epitools.training.predict.Predictor
-        A pair model (``task == "pairs"``).
-    variants : pandas.DataFrame
-        :data:`epitools.variants.vcf.VARIANT_COLUMNS`.
-    pairs : pandas.DataFrame
-        Canonical pair columns, n rows.
-    genome : epitools.io.genome.Genome
-    index : dict, optional
-        :func:`pair_windows_index` of ``pairs`` for this model's geometry (computed when None).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``variant`` (row of ``variants``), ``pair`` (row of ``pairs``), ``element``
-        (enhancer|promoter), ``logit_ref``, ``logit_alt``.
+    One-off :class:`PairScorer` call; see :meth:`PairScorer.__call__` for the columns.
     """
-    model, geometry, device = predictor.model, predictor.geometry, predictor.device
-    index = index or pair_windows_index(pairs, genome, geometry)
-    lengths = dict(zip(SIDES, (geometry.enhancer_length, geometry.promoter_length)))
-    embeds = {"enhancer": model.embed_enhancer, "promoter": model.embed_promoter}
-    frames = []
-    for side, other in (SIDES, SIDES[::-1]):
-        chroms, starts, ids = index[side]
-        hits = window_hits(variants, chroms, starts, lengths[side])
-        if hits.empty:
-            continue
-        hit_of_row, pair_of_row = expand_groups(ids, hits["window"].to_numpy())
-        # REF embeddings of the windows holding variants and of their pairs' partners
-        own_windows, own_inv = np.unique(hits["window"].to_numpy(), return_inverse=True)
-        partner_ids = index[other][2][pair_of_row]
-        partner_windows, partner_inv = np.unique(partner_ids, return_inverse=True)
-        own_emb = embed_codes(embeds[side], genome.fetch_windows(chroms[own_windows], starts[own_windows],
-                                                                 lengths[side]), geometry, device)
-        o_chroms, o_starts, _ = index[other]
-        partner_emb = embed_codes(embeds[other], genome.fetch_windows(
-            o_chroms[partner_windows], o_starts[partner_windows], lengths[other]), geometry, device)
-        v = variants.iloc[hits["variant"].to_numpy()]
-        alt = alt_windows(genome, chroms[hits["window"]], starts[hits["window"]], hits["offset"],
-                          v["ref"].tolist(), v["alt"].tolist(), lengths[side])
-        first, inverse = unique_rows(alt)  # one embedding per distinct ALT window
-        alt_emb = embed_codes(embeds[side], alt[first], geometry, device)
-        own_idx, alt_idx = own_inv.ravel()[hit_of_row], inverse[hit_of_row]
-        if side == "enhancer":
-            ref = embedded_logits(model, own_emb, partner_emb, own_idx, partner_inv.ravel())
-            var = embedded_logits(model, alt_emb, partner_emb, alt_idx, partner_inv.ravel())
-        else:
-            ref = embedded_logits(model, partner_emb, own_emb, partner_inv.ravel(), own_idx)
-            var = embedded_logits(model, partner_emb, alt_emb, partner_inv.ravel(), alt_idx)
-        frames.append(pd.DataFrame({"variant": hits["variant"].to_numpy()[hit_of_row], "pair": pair_of_row,
-                                    "element": side, "logit_ref": ref, "logit_alt": var}))
-    if not frames:
-        return pd.DataFrame({"variant": [], "pair": [], "element": [], "logit_ref": [], "logit_alt": []})
-    return pd.concat(frames, ignore_index=True)
+    return PairScorer(predictor, pairs, genome, index)(variants)

@@ -16,6 +16,7 @@ import pandas as pd
 from epitools import __version__
 from epitools.errors import UsageError
 from epitools.io.atomic import atomic_path, write_text
+from epitools.training.quality import WARNING_KEY, log_checkpoint_warning
 from epitools.variants.null import best_effects, calibrate, shuffled_snvs
 from epitools.variants.output import write_annotated_vcf, write_table
 from epitools.variants.vcf import read_variants
@@ -26,10 +27,8 @@ VARIANT_FIELDS = ["variant_id", "chrom", "pos", "ref", "alt", "kind"]
 NOT_SCORED = "not_scored_outside_windows"
 
 
-def _pair_rows(predictor, variants, pairs, genome) -> pd.DataFrame:
-    from epitools.variants.pair_effects import pair_effects
-
-    effects = pair_effects(predictor, variants, pairs, genome)
+def _pair_rows(scorer, variants, pairs) -> pd.DataFrame:
+    effects = scorer(variants)
     if effects.empty:
         return effects.assign(target=[], gene=[], score_ref=[], score_alt=[], delta=[], delta_logit=[])
     pair_ids = (pairs["pair_id"].astype(str).to_numpy() if "pair_id" in pairs
@@ -56,16 +55,25 @@ def _gene_rows(predictor, variants, store, genome) -> pd.DataFrame:
     return effects.drop(columns=["gene_index", "slot"])
 
 
-def model_effects(predictor, variants, genome, pairs=None, gene_store=None) -> tuple[pd.DataFrame, str]:
-    """Effects of ``variants`` under one model and the column ranking them (``delta_logit`` for pair
-    models, ``delta`` = Δ log expression for EPInformer)."""
+def model_scorer(predictor, genome, pairs=None, gene_store=None):
+    """A function ``variants -> (effects, ranking column)`` for one model: ``delta_logit`` for pair
+    models (a :class:`~epitools.variants.pair_effects.PairScorer`, whose REF embeddings and
+    logits serve every later call), ``delta`` = Δ log expression for EPInformer."""
     if predictor.task == "pairs":
         if pairs is None:
             raise UsageError(f"model {predictor.path} scores pairs: give --pairs")
-        return _pair_rows(predictor, variants, pairs, genome), "delta_logit"
+        from epitools.variants.pair_effects import PairScorer
+
+        scorer = PairScorer(predictor, pairs, genome)
+        return lambda variants: (_pair_rows(scorer, variants, pairs), "delta_logit")
     if gene_store is None:
         raise UsageError(f"model {predictor.path} predicts expression: give a gene store with --data")
-    return _gene_rows(predictor, variants, gene_store, genome), "delta"
+    return lambda variants: (_gene_rows(predictor, variants, gene_store, genome), "delta")
+
+
+def model_effects(predictor, variants, genome, pairs=None, gene_store=None) -> tuple[pd.DataFrame, str]:
+    """Effects of ``variants`` under one model and the column ranking them (see :func:`model_scorer`)."""
+    return model_scorer(predictor, genome, pairs, gene_store)(variants)
 
 
 def _explain(predictor, variants, best, table, pairs, genome, top: int) -> dict | None:
@@ -94,6 +102,11 @@ def score_variants(vcf, genome_path, checkpoints, out, *, pairs_path=None, gene_
     ``variants.annotated.vcf.gz`` and ``run.json``; with ``attribute_top``, ISM of REF and ALT and
     the motif gained or lost for that many top variants of each pair model into
     ``attributions_<model>.npz``. Returns the run record.
+
+    Each checkpoint is first checked by :func:`epitools.training.quality.model_warning`: a
+    model near chance on its held-out rows, or without held-out metrics, is warned about on the
+    log and its rows of both tables carry the warning in a ``model_warning`` column (empty for
+    a model that cleared the thresholds), as are ``run.json`` and the annotated VCF's header.
     """
     from epitools.io.genome import Genome
     from epitools.training.predict import Predictor
@@ -117,21 +130,23 @@ def score_variants(vcf, genome_path, checkpoints, out, *, pairs_path=None, gene_
         for checkpoint in checkpoints:
             predictor = Predictor(checkpoint, device=device)
             label = f"{predictor.name}:{Path(checkpoint).parent.name or Path(checkpoint).stem}"
-            table, column = model_effects(predictor, variants, genome, pairs, gene_store)
+            warning = log_checkpoint_warning(checkpoint, log) or ""
+            score = model_scorer(predictor, genome, pairs, gene_store)
+            table, column = score(variants)
             best = best_effects(table, column)
             null = background if background is not None else shuffled_snvs(
                 variants.iloc[np.unique(table["variant"].to_numpy(np.int64))] if len(table) else variants.iloc[:0],
                 genome, n_null, _half_window(predictor, gene_store), rng)
-            null_best = best_effects(model_effects(predictor, null, genome, pairs, gene_store)[0], column) \
+            null_best = best_effects(score(null)[0], column) \
                 if len(null) else best_effects(table.iloc[:0], column)
             p, z = calibrate(best["effect"].to_numpy(), null_best["effect"].to_numpy())
             if attribute_top:
                 explained.append((label, _explain(predictor, variants, best, table, pairs, genome, attribute_top)))
-            summaries.append(_summary(variants, table, best, p, z, label))
-            effects.append((label, table.assign(model=label)))
+            summaries.append(_summary(variants, table, best, p, z, label, warning))
+            effects.append((label, warning, table.assign(model=label)))
             models.append({"checkpoint": os.fspath(checkpoint), "model": label, "task": predictor.task,
                            "effect": column, "n_scored": int(best["variant"].nunique()),
-                           "n_null": int(len(null_best))})
+                           "n_null": int(len(null_best)), WARNING_KEY: warning})
         effects = _effects_table(variants, effects)
         summary = pd.concat(summaries, ignore_index=True)
     write_table(effects, out / "effects.tsv")
@@ -150,9 +165,10 @@ def score_variants(vcf, genome_path, checkpoints, out, *, pairs_path=None, gene_
     return run
 
 
-def _summary(variants, table, best, p, z, label) -> pd.DataFrame:
+def _summary(variants, table, best, p, z, label, warning: str) -> pd.DataFrame:
     base = variants[VARIANT_FIELDS + ["record"]].reset_index(drop=True).copy()
     base["model"] = label
+    base[WARNING_KEY] = warning
     base["status"] = NOT_SCORED
     for col in ("target", "element", "effect", "z", "p_empirical", "n_targets"):
         base[col] = np.nan if col not in ("target", "element") else ""
@@ -170,12 +186,14 @@ def _summary(variants, table, best, p, z, label) -> pd.DataFrame:
 
 def _effects_table(variants, tables) -> pd.DataFrame:
     parts = []
-    for label, table in tables:
+    for label, warning, table in tables:
         scored = table.merge(variants[VARIANT_FIELDS], left_on="variant", right_index=True, how="left")
         scored["status"] = "scored"
         missing = np.setdiff1d(np.arange(len(variants)), table["variant"].to_numpy(np.int64))
         unscored = variants.iloc[missing][VARIANT_FIELDS].assign(status=NOT_SCORED, model=label)
-        parts += [scored.drop(columns="variant"), unscored]
+        parts += [scored.drop(columns="variant").assign(**{WARNING_KEY: warning}),
+                  unscored.assign(**{WARNING_KEY: warning})]
     merged = pd.concat(parts, ignore_index=True)
-    lead = VARIANT_FIELDS + ["model", "status", "element", "target", "gene", "score_ref", "score_alt", "delta"]
+    lead = VARIANT_FIELDS + ["model", WARNING_KEY, "status", "element", "target", "gene", "score_ref", "score_alt",
+                             "delta"]
     return merged[[c for c in lead if c in merged] + [c for c in merged if c not in lead]]

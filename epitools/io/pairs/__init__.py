@@ -9,7 +9,9 @@ The canonical table has one row per pair and the columns
 
 then, when the source has them, ``label`` (int64, 0/1), ``cell_type``, ``gene``, ``tss``,
 ``distance`` (always present: kept from the source or computed), ``enhancer_seq`` and
-``promoter_seq`` (upper case), and any other source column unchanged.
+``promoter_seq`` (upper case), and any other source column unchanged. Text columns hold plain
+Python ``str`` (``object`` dtype, as on pandas 2) on every pandas version: that skips pandas 3's
+per-element string validation and keeps names cheap to check.
 
 Formats (``format=``; ``"auto"`` detects from the header, columns and file name):
 
@@ -49,17 +51,20 @@ Every error in the input raises :class:`~epitools.errors.InputError` naming the 
 Modules: :mod:`.columns` (canonical column names), :mod:`.text` (plain/gzip text access and
 line-numbered chunks), :mod:`.detect` (format detection and layouts), :mod:`.read`
 (single-file formats), :mod:`.windows` (window-BED pairs), :mod:`.validate` (checks and
-``pair_id``), :mod:`.write` (output formats). This package reads formats only: it imports
+``pair_id``), :mod:`.write` (output formats), :mod:`.delimited` (fast text writing),
+:mod:`.chromosomes` (one chromosome at a time). This package reads formats only: it imports
 nothing above :mod:`epitools.io`.
 """
 
+from epitools.io.pairs.chromosomes import UngroupedPairsError, iter_chromosome_frames
 from epitools.io.pairs.columns import COORD_COLUMNS, FORMATS, OPTIONAL_COLUMNS
 from epitools.io.pairs.detect import detect_format
 from epitools.io.pairs.read import iter_pairs, read_pairs
 from epitools.io.pairs.windows import read_window_pairs
-from epitools.io.pairs.write import write_pairs
+from epitools.io.pairs.write import write_pairs, write_pairs_stream
 
 __all__ = [
-    "COORD_COLUMNS", "FORMATS", "OPTIONAL_COLUMNS",
-    "detect_format", "iter_pairs", "read_pairs", "read_window_pairs", "write_pairs",
+    "COORD_COLUMNS", "FORMATS", "OPTIONAL_COLUMNS", "UngroupedPairsError",
+    "detect_format", "iter_chromosome_frames", "iter_pairs", "read_pairs", "read_window_pairs",
+    "write_pairs", "write_pairs_stream",
 ]

@@ -19,7 +19,7 @@ import pandas as pd
 from epitools.errors import InputError, UsageError
 from epitools.io.pairs.columns import BEDPE_COLUMNS, COORD_COLUMNS, SIDES
 from epitools.io.pairs.detect import resolve_format, table_layout
-from epitools.io.pairs.text import READ_CHUNK_ROWS, TableLayout, concat_chunks, read_raw_chunks
+from epitools.io.pairs.text import WHOLE_TABLE, TableLayout, concat_chunks, read_raw_chunks, text_columns
 from epitools.io.pairs.validate import PairValidator
 from epitools.io.pairs.windows import iter_window_chunks
 
@@ -184,7 +184,7 @@ def iter_pairs(path, chunksize: int = 100_000, format: str = "auto", cell_type: 
     if labels is not None:
         raise UsageError("labels= is only used with window BEDs (promoter_bed=)")
     layout = table_layout(path, fmt)
-    str_columns = set(layout.names) & _STR_COLUMNS
+    str_columns = (set(layout.names) & _STR_COLUMNS) | text_columns(layout)
     validate = PairValidator(path, cell_type=cell_type)
     empty = True
     for raw in read_raw_chunks(layout, chunksize, str_columns):
@@ -221,7 +221,9 @@ def read_pairs(path, format: str = "auto", cell_type: str | None = None, promote
     InputError
         Naming the file, the 1-based line and the field of the first bad value.
     """
-    table = concat_chunks(iter_pairs(path, chunksize=READ_CHUNK_ROWS, format=format, cell_type=cell_type,
+    # one chunk: no concatenation copy and no cross-chunk id lookups (the C parser still
+    # works through the file in its own blocks)
+    table = concat_chunks(iter_pairs(path, chunksize=WHOLE_TABLE, format=format, cell_type=cell_type,
                                      promoter_bed=promoter_bed, labels=labels))
     log.info("read %d pairs from %s", len(table), os.fspath(path))
     return table

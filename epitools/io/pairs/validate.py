@@ -7,6 +7,7 @@ that file (header included) and the field.
 
 from __future__ import annotations
 
+import operator
 import os
 
 import numpy as np
@@ -21,45 +22,63 @@ _INT64_LIMIT = 2 ** 63
 class SeenIds:
     """64-bit hashes of the ids seen so far, kept in sorted blocks merged geometrically.
 
-    Memory is 24 bytes per distinct id and each lookup is O(log n) per block, so duplicate
-    detection across chunks costs O(n log n) overall.
+    Memory is 24 bytes per id (a sorted key, and the key and file line in reading order for
+    error messages); each lookup is O(log n) per block, so duplicate detection across chunks
+    costs O(n log n) overall, with numpy's vectorised sort rather than an argsort.
     """
 
     def __init__(self):
-        self._blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._blocks: list[np.ndarray] = []
+        self._raw: list[tuple[np.ndarray, np.ndarray]] = []
+        # the last chunk's keys, sorted only when another chunk looks them up (a table read
+        # in one chunk never pays for it)
+        self._pending: np.ndarray | None = None
 
     @staticmethod
-    def hash(ids: pd.Series) -> np.ndarray:
-        return pd.util.hash_array(ids.to_numpy(dtype=object))
+    def hash(ids) -> np.ndarray:
+        """64-bit keys of string ids, shape (n,) int64.
 
-    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Occurrences so far and first line of each key (-1 when unseen)."""
+        Python's own string hash (computed in C, cached on the string) is ~10x faster than
+        ``pandas.util.hash_array``; the keys live only as long as one read, so a per-process
+        hash seed does not matter.
+        """
+        ids = np.asarray(ids, dtype=object)
+        return np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
+
+    def count(self, keys: np.ndarray) -> np.ndarray:
+        """How many times each key was added so far, shape (n,) int64."""
+        self._flush()
         count = np.zeros(len(keys), dtype=np.int64)
-        first = np.full(len(keys), -1, dtype=np.int64)
-        for block_keys, block_count, block_first in self._blocks:
-            pos = np.minimum(np.searchsorted(block_keys, keys), len(block_keys) - 1)
-            hit = block_keys[pos] == keys
-            count[hit] += block_count[pos[hit]]
-            take = hit & ((first < 0) | (block_first[pos] < first))
-            first[take] = block_first[pos[take]]
-        return count, first
+        for block in self._blocks:
+            count += np.searchsorted(block, keys, side="right") - np.searchsorted(block, keys, side="left")
+        return count
 
-    def add(self, keys: np.ndarray, lines: np.ndarray, counts: np.ndarray | None = None) -> None:
-        if counts is None:
-            counts = np.ones(len(keys), dtype=np.int64)
-        self._blocks.append(self._reduce(keys, counts, lines))
-        while len(self._blocks) > 1 and len(self._blocks[-2][0]) <= 2 * len(self._blocks[-1][0]):
-            (k1, c1, f1), (k2, c2, f2) = self._blocks[-2], self._blocks[-1]
-            self._blocks[-2:] = [self._reduce(np.concatenate([k1, k2]), np.concatenate([c1, c2]),
-                                              np.concatenate([f1, f2]))]
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each key was added before, shape (n,) bool."""
+        self._flush()
+        hit = np.zeros(len(keys), dtype=bool)
+        for block in self._blocks:
+            pos = np.minimum(np.searchsorted(block, keys), len(block) - 1)
+            hit |= block[pos] == keys
+        return hit
 
-    @staticmethod
-    def _reduce(keys, counts, lines):
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        total = np.bincount(inverse, weights=counts, minlength=len(uniq)).astype(np.int64)
-        first = np.full(len(uniq), np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(first, inverse, lines)
-        return uniq, total, first
+    def first_line(self, key) -> int:
+        """The smallest file line added with ``key`` (only called to name a duplicate)."""
+        return int(min(lines[keys == key].min() for keys, lines in self._raw if (keys == key).any()))
+
+    def add(self, keys: np.ndarray, lines: np.ndarray) -> None:
+        self._flush()
+        self._pending = keys
+        self._raw.append((keys, lines))
+
+    def _flush(self) -> None:
+        if self._pending is None:
+            return
+        if len(self._pending):
+            self._blocks.append(np.sort(self._pending))
+        self._pending = None
+        while len(self._blocks) > 1 and len(self._blocks[-2]) <= 2 * len(self._blocks[-1]):
+            self._blocks[-2:] = [np.sort(np.concatenate(self._blocks[-2:]))]
 
 
 class PairValidator:
@@ -96,6 +115,19 @@ class PairValidator:
         if missing.any():
             self.fail(df, missing, field, what)
 
+    def _text(self, df, field, what="missing value") -> np.ndarray:
+        """``str(v).strip()`` of a column, shape (n,) object; a missing value fails with ``what``.
+
+        All-``str`` columns (what the reader gives) go through one C-level map; only a
+        column with missing or non-string values pays for the ``isna`` pass.
+        """
+        values = df[field].to_numpy(dtype=object)
+        try:
+            return np.fromiter(map(str.strip, values), dtype=object, count=len(values))
+        except TypeError:
+            self._missing(df, field, what)
+            return np.fromiter(map(str.strip, map(str, values)), dtype=object, count=len(values))
+
     def _integers(self, df, field, allow_missing=False) -> pd.Series:
         text = df[field]
         if isinstance(text.dtype, np.dtype) and text.dtype.kind in "iu":
@@ -122,15 +154,20 @@ class PairValidator:
 
     # -- the checks
     def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
-        df = df.copy()
+        # columns are replaced, never written in place: a shallow copy keeps the caller's frame intact
+        df = df.copy(deep=False)
+        chroms = {}
         for field in COORD_COLUMNS:
             if field not in df.columns:
                 raise InputError(f"missing required column '{field}'", path=self._where(field, 1)[0],
                                  field=field)
-            self._missing(df, field)
+            if field.endswith("_chrom"):
+                chroms[field] = self._text(df, field)
+            else:
+                self._missing(df, field)
         for side in SIDES:
             chrom = f"{side}_chrom"
-            names = np.array([str(v).strip() for v in df[chrom].to_numpy(dtype=object)], dtype=object)
+            names = chroms[chrom]
             df[chrom] = pd.Series(names, index=df.index, dtype=object)
             empty = names == ""
             if empty.any():
@@ -219,18 +256,15 @@ class PairValidator:
         if self.generated_ids is None:
             self.generated_ids = "pair_id" not in df.columns
         if self.generated_ids:
-            # one f-string per row over plain Python values: several times faster than pandas
-            # string arithmetic, and the ids stay a plain object column
-            columns = [df[c].to_numpy(dtype=object) if c.endswith("chrom") else df[c].to_numpy().tolist()
-                       for c in COORD_COLUMNS]
-            base = np.array([f"{ec}:{es}-{ee}|{pc}:{ps}-{pe}" for ec, es, ee, pc, ps, pe in zip(*columns)],
-                            dtype=object)
-            keys = pd.util.hash_array(base)
-            before, _ = self.seen.lookup(keys)
-            repeat = before + occurrence_index(keys) + 1
-            ids = base.copy()
+            base, pair_code = _coordinate_ids(df)
+            keys = SeenIds.hash(base)
+            before = self.seen.count(keys)
+            # repeats within the chunk are counted on exact coordinate codes, not hashes
+            repeat = before + occurrence_index(pair_code) + 1
+            ids = base
             again = np.flatnonzero(repeat > 1)
             if again.size:
+                ids = base.copy()
                 ids[again] = [f"{b}#{r}" for b, r in zip(base[again], repeat[again].tolist())]
             df["pair_id"] = pd.Series(ids, index=df.index, dtype=object)
             self.seen.add(keys, lines)
@@ -238,21 +272,64 @@ class PairValidator:
         if "pair_id" not in df.columns:
             raise InputError("missing required column 'pair_id' in part of the input", path=self.path,
                              field="pair_id")
-        self._missing(df, "pair_id", "missing pair_id")
-        ids = df["pair_id"].astype(str).str.strip()
-        df["pair_id"] = ids.astype(object)
-        dup_within = ids.duplicated(keep="first").to_numpy()
+        ids = self._text(df, "pair_id", "missing pair_id")
+        df["pair_id"] = pd.Series(ids, index=df.index, dtype=object)
         keys = SeenIds.hash(ids)
-        seen_count, seen_first = self.seen.lookup(keys)
-        dup = dup_within | (seen_count > 0)
+        dup_within = _duplicated(ids, keys)
+        seen = self.seen.contains(keys)
+        dup = dup_within | seen
         if dup.any():
             row = int(np.flatnonzero(dup)[0])
-            if seen_count[row] > 0:
-                first = int(seen_first[row])
+            if seen[row]:
+                first = self.seen.first_line(keys[row])
             else:
-                first = int(lines[int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])])
+                first = int(lines[int(np.flatnonzero(ids == ids[row])[0])])
             self.fail(df, dup, "pair_id", f"duplicate pair_id, first seen on line {first}")
         self.seen.add(keys, lines)
+
+
+def _duplicated(ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Rows whose id appeared on an earlier row, shape (n,) bool; hashes pick the candidates,
+    exact comparison decides (a hash collision is never reported as a duplicate)."""
+    out = np.zeros(len(ids), dtype=bool)
+    ordered = np.sort(keys)  # numpy's vectorised sort: ~10x an argsort or a hash table here
+    if not (ordered[1:] == ordered[:-1]).any():
+        return out
+    rows = np.flatnonzero(pd.Series(keys, copy=False).duplicated(keep=False).to_numpy())
+    out[rows] = pd.Series(ids[rows], dtype=object).duplicated(keep="first").to_numpy()
+    return out
+
+
+def _factor(*columns) -> np.ndarray:
+    """One int64 code per row for the distinct value tuples of ``columns`` (exact, no hashing)."""
+    code = None
+    for column in columns:
+        part, uniques = pd.factorize(column)
+        part = part.astype(np.int64)
+        # codes stay below n each, so the product stays below n**2 (int64 up to 3e9 rows)
+        code = part if code is None else pd.factorize(code * max(len(uniques), 1) + part)[0].astype(np.int64)
+    return code
+
+
+def _coordinate_ids(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Generated ``pair_id`` bases, shape (n,) object, and an exact code of each row's coordinates.
+
+    The text is formatted once per distinct enhancer and promoter (candidate tables repeat
+    each element across many genes), then the two halves are joined per row in C.
+    """
+    n = len(df)
+    halves, codes = [], []
+    for side, end in (("enhancer", "|"), ("promoter", "")):
+        columns = [df[f"{side}_{k}"].to_numpy() for k in ("chrom", "start", "end")]
+        code = _factor(*columns)
+        _, first = np.unique(code, return_index=True)
+        chrom, start, stop = (c[first].tolist() for c in columns)
+        text = np.array([f"{c}:{s}-{e}{end}" for c, s, e in zip(chrom, start, stop)] + [""], dtype=object)
+        halves.append(text[code])
+        codes.append((code, len(first)))
+    base = np.fromiter(map(operator.add, *halves), dtype=object, count=n)
+    (enh, _), (pro, n_pro) = codes
+    return base, enh * max(n_pro, 1) + pro
 
 
 class SourceLines:
@@ -275,6 +352,11 @@ class SourceLines:
 
     def __eq__(self, other) -> bool:
         return self is other
+
+    def __deepcopy__(self, memo):
+        # pandas deep-copies attrs into every derived frame and column; the lines are never
+        # written, so sharing them saves a copy of the whole array per operation
+        return self
 
     __hash__ = object.__hash__
 

@@ -10,6 +10,7 @@ import pandas as pd
 from epitools.errors import InputError, UsageError
 from epitools.io.atomic import atomic_path
 from epitools.io.pairs.columns import COORD_COLUMNS, canonical_order
+from epitools.io.pairs.delimited import open_output, write_delimited, write_rows
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +30,48 @@ def write_pairs(df: pd.DataFrame, path, format: str = "canonical") -> None:
         columns. ``targetfinder``: comma-separated TargetFinder layout with ``CELL|chrN:start-end``
         names.
     """
+    table, sep = _layout(df, path, format)
+    with atomic_path(path) as tmp:
+        # the bytes of table.to_csv(sep=sep, index=False), formatted a column at a time
+        write_delimited(table, tmp, sep=sep, gzipped=os.fspath(path).endswith(".gz"))
+    log.info("wrote %d pairs to %s", len(table), os.fspath(path))
+
+
+def write_pairs_stream(frames, path, format: str = "canonical") -> int:
+    """Write an iterable of canonical frames (same columns) as one table, atomically.
+
+    Memory holds one frame; the output is what :func:`write_pairs` writes for their
+    concatenation. Returns the number of rows written.
+    """
+    rows, columns = 0, None
+    with atomic_path(path) as tmp, open_output(tmp, os.fspath(path).endswith(".gz")) as handle:
+        for frame in frames:
+            table, sep = _layout(frame, path, format)
+            first = columns is None
+            if first:
+                columns = list(table.columns)
+            elif list(table.columns) != columns:
+                raise InputError(f"cannot append a part with columns {list(table.columns)} to a table "
+                                 f"with columns {columns}", path=path)
+            write_rows(table, handle, sep, header=first)
+            rows += len(table)
+    log.info("wrote %d pairs to %s", rows, os.fspath(path))
+    return rows
+
+
+def _layout(df: pd.DataFrame, path, format: str) -> tuple[pd.DataFrame, str]:
+    """The table as written in ``format`` and its delimiter."""
     missing = [c for c in COORD_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(f"cannot write pairs without column '{missing[0]}'", path=path, field=missing[0])
     table = canonical_order(df)
-    sep = "\t"
     if format == "bedpe":
-        table = _to_bedpe(table)
-    elif format == "targetfinder":
-        table, sep = _to_targetfinder(table), ","
-    elif format != "canonical":
+        return _to_bedpe(table), "\t"
+    if format == "targetfinder":
+        return _to_targetfinder(table), ","
+    if format != "canonical":
         raise UsageError(f"cannot write pairs as {format!r}; use canonical, bedpe or targetfinder")
-    compression = "gzip" if os.fspath(path).endswith(".gz") else None
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, sep=sep, index=False, compression=compression, lineterminator="\n")
-    log.info("wrote %d pairs to %s", len(table), os.fspath(path))
+    return table, "\t"
 
 
 def _to_bedpe(df: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,10 @@ process EPI_SIMULATE {
     tuple val(meta), path("${prefix}/dnase.bw")                          , emit: dnase
     tuple val(meta), path("${prefix}/h3k27ac.bw")                        , emit: h3k27ac
     tuple val(meta), path("${prefix}/truth.json")                        , emit: truth
+    tuple val(meta), path("${prefix}/peaks.narrowPeak")                  , emit: peaks
+    tuple val(meta), path("${prefix}/genes.gtf")                         , emit: annotation
+    tuple val(meta), path("${prefix}/dnase.bam"), path("${prefix}/dnase.bam.bai"), emit: dnase_bam
+    tuple val(meta), path("${prefix}/hic.hic")                           , emit: hic_juicer
     path "versions.yml"                                                  , emit: versions
 
     when:
@@ -42,6 +46,7 @@ process EPI_SIMULATE {
     mkdir -p ${prefix}
     touch ${prefix}/pairs.tsv ${prefix}/genome.fa ${prefix}/genome.fa.fai ${prefix}/genes.tsv
     touch ${prefix}/elements.bed ${prefix}/hic.cool ${prefix}/dnase.bw ${prefix}/h3k27ac.bw
+    touch ${prefix}/peaks.narrowPeak ${prefix}/genes.gtf ${prefix}/dnase.bam ${prefix}/dnase.bam.bai ${prefix}/hic.hic
     echo '{}' > ${prefix}/truth.json
 
     cat <<-END_VERSIONS > versions.yml
