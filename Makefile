@@ -81,8 +81,9 @@ demo: install
 	$(BIN)/epi-predict --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
 		--pairs $(SIM)/pairs.tsv --genome $(SIM)/genome.fa -o $(RESULTS)/predictions/$(DEMO_MODEL).tsv
 	$(BIN)/epi-attribute scores --model $(RESULTS)/runs/$(DEMO_MODEL)_chrom_fold1/model.pt \
-		--data $(RESULTS)/encoded/pairs.h5 --n-shuffles 10 --max-pairs 32 --seed $(SEED) \
+		--data $(RESULTS)/encoded/pairs.h5 --n-shuffles 10 --max-pairs 300 --seed $(SEED) \
 		-o $(RESULTS)/attribution
+	$(BIN)/epi-attribute motifs --attributions $(RESULTS)/attribution/attributions.npz -o $(RESULTS)/motifs
 	$(BIN)/epi-encode genes --genes $(SIM)/genes.tsv --elements $(SIM)/elements.bed --genome $(SIM)/genome.fa \
 		--hic $(SIM)/hic.mcool --enhancer-length $(GENE_WINDOW) --promoter-length $(GENE_WINDOW) \
 		-o $(RESULTS)/encoded/genes.h5
