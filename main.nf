@@ -85,9 +85,12 @@ def foldsToRun(total) {
     params.run_folds ? listOf(params.run_folds).collect { it as int } : (1..total).toList()
 }
 
-// Each requested pair model with the store encoding its class reads, from the registry dump
-// (EPI_MODELS: name, encoding, task); a name the registry does not know stops the run here.
-def modelEncodings(models, registry) {
+// Each requested pair model as [name, store need, split], all read from the registry dump
+// (EPI_MODELS: name, encoding, task, augment_copies, max_shift, paper_split, paper_folds); a
+// name the registry does not know stops the run here. The need (encoding, augment_copies,
+// max_shift) keys EPI_ENCODE: --paper_data takes each model's paper augmentation, else one
+// unaugmented store per encoding. --split paper takes each model's paper split and folds.
+def modelNeeds(models, registry) {
     models.collect { name ->
         def entry = registry[name]
         if (!entry) {
@@ -96,8 +99,24 @@ def modelEncodings(models, registry) {
         if (entry.task != 'pairs') {
             error "--models: '${name}' is a ${entry.task} model; --mode pairs trains pair models"
         }
-        [name, entry.encoding]
+        def need = [encoding: entry.encoding, augment_copies: 0, max_shift: 0]
+        if (params.paper_data) {
+            need = [encoding: entry.encoding, augment_copies: (entry.augment_copies as int), max_shift: (entry.max_shift as int)]
+        }
+        def split = [split: params.split, folds: params.folds]
+        if (params.split == 'paper') {
+            if (!entry.paper_split) {
+                error "--split paper: model '${name}' states no paper split; choose --split chrom"
+            }
+            split = [split: entry.paper_split, folds: (entry.paper_folds as int)]
+        }
+        [name, need, split]
     }
+}
+
+// The store a training run read: its sample and store need.
+def storeKey(meta) {
+    [meta.id, meta.encoding, meta.augment_copies, meta.max_shift]
 }
 
 // The training runs of each sample, grouped: [[id, cell_type], [run directories]].
@@ -163,7 +182,7 @@ workflow EPITOOLS {
     ch_report = Channel.empty()   // further outputs of a sample for its report
 
     if (params.mode == 'pairs') {
-        // ---- contacts (only where there is Hi-C) -> encode per encoding -> models x folds
+        // ---- contacts (only where there is Hi-C) -> encode per store need -> models x folds
         ch_with_hic = ch_pairs.join(ch_hic).branch { meta, pairs, hic ->
             hic: hic
             none: true
@@ -172,27 +191,26 @@ workflow EPITOOLS {
         ch_versions = ch_versions.mix(HIC_CONTACTS.out.versions)
         ch_pairs_ready = HIC_CONTACTS.out.pairs.mix(ch_with_hic.none.map { meta, pairs, hic -> [meta, pairs] })
 
-        // Each model's store encoding comes from the model registry (epi-train --list-models).
+        // Each model's store (encoding, augmentation) and paper split come from the model
+        // registry (epi-train --list-models); one EPI_ENCODE per distinct need of the models.
         EPI_MODELS(Channel.of([id: 'models']))
         ch_versions = ch_versions.mix(EPI_MODELS.out.versions)
         ch_models = EPI_MODELS.out.tsv
             .flatMap { meta, tsv ->
-                modelEncodings(listOf(params.models), tsv.splitCsv(header: true, sep: '\t').collectEntries { [it.name, it] })
+                modelNeeds(listOf(params.models), tsv.splitCsv(header: true, sep: '\t').collectEntries { [it.name, it] })
             }
         EPI_ENCODE(
             ch_pairs_ready.join(ch_genome)
-                .combine(ch_models.map { model, encoding -> encoding }.unique())
-                .map { meta, pairs, fasta, index, encoding -> [meta + [encoding: encoding], pairs, fasta, index] }
+                .combine(ch_models.map { model, need, split -> need }.unique())
+                .map { meta, pairs, fasta, index, need -> [meta + need, pairs, fasta, index] }
         )
         ch_versions = ch_versions.mix(EPI_ENCODE.out.versions)
 
         ch_train = EPI_ENCODE.out.store
             .combine(ch_models)
-            .filter { meta, store, model, encoding -> meta.encoding == encoding }
-            .flatMap { meta, store, model, encoding ->
-                foldsToRun(params.folds).collect { fold ->
-                    [meta + [model: model, split: params.split, folds: params.folds, fold: fold], store]
-                }
+            .filter { meta, store, model, need, split -> meta.subMap(need.keySet()) == need }
+            .flatMap { meta, store, model, need, split ->
+                foldsToRun(split.folds).collect { fold -> [meta + [model: model] + split + [fold: fold], store] }
             }
         EPI_TRAIN(ch_train)
         ch_versions = ch_versions.mix(EPI_TRAIN.out.versions)
@@ -216,8 +234,8 @@ workflow EPITOOLS {
             EPI_SELECT(bySample(EPI_TRAIN.out.run), params.select_metric, 'test')
             ch_versions = ch_versions.mix(EPI_SELECT.out.versions)
             ch_best_input = selectedRuns(EPI_SELECT.out.selection, EPI_SELECT.out.model, EPI_TRAIN.out.run)
-                .map { meta, model -> [[meta.id, meta.encoding], meta, model] }
-                .combine(EPI_ENCODE.out.store.map { meta, store -> [[meta.id, meta.encoding], store] }, by: 0)
+                .map { meta, model -> [storeKey(meta), meta, model] }
+                .combine(EPI_ENCODE.out.store.map { meta, store -> [storeKey(meta), store] }, by: 0)
                 .map { key, meta, model, store -> [meta, model, store] }
             EPI_ATTRIBUTE_SCORES(ch_best_input)
             ch_versions = ch_versions.mix(EPI_ATTRIBUTE_SCORES.out.versions)

@@ -72,7 +72,7 @@ def prepare_data(workdir, preset: str = "small", seed: int = 0, enhancer_length:
     sim = workdir / "sim"
     simulate(sim, seed=seed, config=SimulationConfig.preset(preset, **overrides), overwrite=True)
     for encoding, extra in (("onehot", []), ("kmer", ["--k", str(kmer_k)])):
-        encode.main(["--pairs", str(sim / "pairs.tsv"), "--genome", str(sim / "genome.fa"),
+        encode.main(["pairs", "--pairs", str(sim / "pairs.tsv"), "--genome", str(sim / "genome.fa"),
                      "--enhancer-length", str(enhancer_length), "--promoter-length", str(promoter_length),
                      "--encoding", encoding, *extra, "-q", "-o", stores[encoding]],
                     standalone_mode=False)

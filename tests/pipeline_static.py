@@ -419,11 +419,65 @@ def _check_sheet(sheet: Path, schema: dict) -> list[str]:
     return problems
 
 
+# store need of a pair model: registry column -> the epi-encode pairs flag EPI_ENCODE passes from meta
+STORE_NEED_FLAGS = {"encoding": "--encoding", "augment_copies": "--augment-copies", "max_shift": "--max-shift"}
+
+
+def check_store_needs(root: Path) -> list[str]:
+    """Each pair model trains on the store of its need, all of it from the registry dump.
+
+    EPI_ENCODE passes every need column (encoding, augment_copies, max_shift) from ``meta``
+    (no config's ext.args sets them, which would override meta); main.nf's ``modelNeeds`` reads
+    those columns and the paper split's from ``entry`` and they are columns of
+    ``epi-train --list-models``; the schema's ``split`` values are epi-train's ``--split``
+    choices plus ``paper``; ``paper_data`` is a boolean parameter.
+    """
+    from epitools.cli.train import main as train_main
+    from epitools.models.registry import MODEL_TABLE_COLUMNS
+
+    root = Path(root)
+    pipe, problems = Pipeline(root), []
+    encode = pipe.processes().get("EPI_ENCODE")
+    if encode is None:
+        return [f"{root}: no EPI_ENCODE process"]
+    script = command_text(encode.script)
+    for column, flag in STORE_NEED_FLAGS.items():
+        if not re.search(rf"{re.escape(flag)}\s+\$\{{meta\.{column}\}}", script):
+            problems.append(f"{encode.path}: EPI_ENCODE does not pass {flag} ${{meta.{column}}}")
+        for profile in (None, "test"):
+            if flag in FLAG_RE.findall(pipe.ext_args("EPI_ENCODE", profile) or ""):
+                problems.append(f"ext.args of EPI_ENCODE ({profile or 'default'} config) sets {flag}, "
+                                "which overrides each model's store need")
+    main = (root / "main.nf").read_text()
+    m = re.search(r"^def modelNeeds\(.*?^\}", main, re.M | re.S)
+    if not m:
+        problems.append(f"{root / 'main.nf'}: no modelNeeds(models, registry) function")
+    else:
+        read = set(re.findall(r"\bentry\.(\w+)", m.group(0)))
+        for column in sorted(read - set(MODEL_TABLE_COLUMNS)):
+            problems.append(f"{root / 'main.nf'}: modelNeeds reads entry.{column}, not a column of "
+                            f"epi-train --list-models ({', '.join(MODEL_TABLE_COLUMNS)})")
+        for column in sorted((set(STORE_NEED_FLAGS) | {"paper_split", "paper_folds"}) - read):
+            problems.append(f"{root / 'main.nf'}: modelNeeds does not read entry.{column} from the registry dump")
+    schema = json.loads((root / "nextflow_schema.json").read_text())
+    props = {k: v for group in schema.get("$defs", {}).values() for k, v in group.get("properties", {}).items()}
+    choices = set(next(p for p in train_main.params if p.name == "split").type.choices)
+    for value in props.get("split", {}).get("enum", []):
+        if value != "paper" and value not in choices:
+            problems.append(f"nextflow_schema.json: split '{value}' is not an epi-train --split choice "
+                            f"({', '.join(sorted(choices))})")
+    if "paper" not in props.get("split", {}).get("enum", []):
+        problems.append("nextflow_schema.json: split has no 'paper' value (each model's paper split)")
+    if props.get("paper_data", {}).get("type") != "boolean":
+        problems.append("nextflow_schema.json: paper_data is not a boolean parameter")
+    return problems
+
+
 def check_all(root: Path) -> list[str]:
     """Every rule."""
     root = Path(root)
     return (check_parse(root) + check_processes(root) + check_includes(root) + check_wiring(root)
-            + check_cli_flags(root) + check_params(root) + check_samplesheet(root))
+            + check_cli_flags(root) + check_params(root) + check_samplesheet(root) + check_store_needs(root))
 
 
 # ----------------------------------------------------------------------------- rendering

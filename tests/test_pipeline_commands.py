@@ -190,7 +190,8 @@ def test_contacts(contacts):
 def store(pipeline, tasks, simulated, contacts):
     out = run_task(pipeline, tasks, "EPI_ENCODE",
                    {"pairs": contacts, "genome": simulated / "genome.fa", "genome_index": simulated / "genome.fa.fai"},
-                   {"id": "sim", "encoding": "onehot", "cell_type": "SIM"}, prefix="sim.onehot")
+                   {"id": "sim", "encoding": "onehot", "augment_copies": 0, "max_shift": 0, "cell_type": "SIM"},
+                   prefix="sim.onehot")
     return out / "sim.onehot.h5"
 
 
@@ -207,12 +208,14 @@ def test_test_profile_pair_models_beat_chance(pipeline, tasks, simulated_task):
     each pair model trained on its full schedule scores the held-out chromosomes well above
     chance, as tests/main.nf.test asserts of the pipeline run."""
     params = pipeline.params(PROFILE)
+    assert params["paper_data"] is False  # the test profile trains every model on one unaugmented store
     sim = simulated_task
     contacts = run_task(pipeline, tasks, "HIC_CONTACTS", {"pairs": sim / "pairs.tsv", "hic": sim / "hic.cool"},
                         {"id": "profile"}, task="hic_contacts_profile", prefix="profile") / "profile.contacts.tsv"
     store = run_task(pipeline, tasks, "EPI_ENCODE",
                      {"pairs": contacts, "genome": sim / "genome.fa", "genome_index": sim / "genome.fa.fai"},
-                     {"id": "profile", "encoding": "onehot", "cell_type": "SIM"}, task="epi_encode_profile",
+                     {"id": "profile", "encoding": "onehot", "augment_copies": 0, "max_shift": 0, "cell_type": "SIM"},
+                     task="epi_encode_profile",
                      prefix="profile.onehot") / "profile.onehot.h5"
     for model in params["models"].split(","):
         prefix = f"profile_{model}_fold1"
@@ -275,32 +278,48 @@ def registry(pipeline, tasks):
     return pd.read_csv(out / "models.tsv", sep="\t")
 
 
+def model_needs(registry: pd.DataFrame, paper_data: bool, split: str, folds: int) -> list:
+    """main.nf's modelNeeds: (name, store need, split) of each pair model, from the registry dump."""
+    found = []
+    for row in registry[registry["task"] == "pairs"].itertuples():
+        need = {"encoding": row.encoding, "augment_copies": int(row.augment_copies) if paper_data else 0,
+                "max_shift": int(row.max_shift) if paper_data else 0}
+        how = ({"split": row.paper_split, "folds": int(row.paper_folds)} if split == "paper"
+               else {"split": split, "folds": folds})
+        found.append((row.name, need, how))
+    return found
+
+
 @pytest.fixture(scope="module")
 def model_runs(pipeline, tasks, simulated, contacts, registry):
-    """main.nf's pairs branch with --models naming every registered pair model: one EPI_ENCODE
-    per encoding the dump gives them (meta.encoding), then EPI_TRAIN of each model on the store
-    of its encoding."""
-    pair_models = registry[registry["task"] == "pairs"]
+    """main.nf's pairs branch with --models naming every registered pair model and --paper_data
+    true: one EPI_ENCODE per distinct (encoding, augment_copies, max_shift) need the dump gives
+    them (in meta), then EPI_TRAIN of each model on the store of its need (chrom folds: the tiny
+    simulation has 4 chromosomes, fewer than the papers' 8 folds)."""
+    needs = model_needs(registry, paper_data=True, split="chrom", folds=4)
     stores = {}
-    for encoding in sorted(set(pair_models["encoding"])):
-        prefix = f"all.{encoding}"
-        stores[encoding] = run_task(
+    for need in {tuple(need.items()) for _, need, _ in needs}:
+        need = dict(need)
+        prefix = f"all.{need['encoding']}.aug{need['augment_copies']}-{need['max_shift']}"
+        stores[prefix] = run_task(
             pipeline, tasks, "EPI_ENCODE",
             {"pairs": contacts, "genome": simulated / "genome.fa", "genome_index": simulated / "genome.fa.fai"},
-            {"id": "all", "encoding": encoding, "cell_type": "SIM"}, task=f"epi_encode_{encoding}",
-            prefix=prefix) / f"{prefix}.h5"
+            {"id": "all", **need, "cell_type": "SIM"}, task=f"epi_encode_{prefix}", prefix=prefix) / f"{prefix}.h5"
     runs = {}
-    for model, encoding in zip(pair_models["name"], pair_models["encoding"]):
+    for model, need, how in needs:
         prefix = f"all_{model}_fold1"
-        runs[model] = run_task(pipeline, tasks, "EPI_TRAIN", {"store": stores[encoding]},
-                               {"id": "all", "model": model, "split": "chrom", "folds": 4, "fold": 1},
-                               task=f"epi_train_{model}", prefix=prefix) / prefix
+        store = stores[f"all.{need['encoding']}.aug{need['augment_copies']}-{need['max_shift']}"]
+        runs[model] = (store, run_task(pipeline, tasks, "EPI_TRAIN", {"store": store},
+                                       {"id": "all", "model": model, **how, "fold": 1},
+                                       task=f"epi_train_{model}", prefix=prefix) / prefix)
     return stores, runs
 
 
 def test_every_registered_model_gets_the_store_its_class_reads(model_runs, registry):
     """The registry dump, not a parameter, gives each model its store: epipam_kmer and epipdlf
-    read k-mer ids, the others base codes, and each trains on what it got (no ModelError)."""
+    read k-mer ids, the others base codes, each with its paper's augmentation (EPIPAM 10 copies
+    of each positive within +-100 bp, EPIANN 20, EPIPDLF none), and each trains on what it got
+    (no ModelError). Augmented copies never add test rows: every model scores the same test pairs."""
     import torch
 
     from epitools.models.registry import available_models, get_model_class, model_task
@@ -309,14 +328,46 @@ def test_every_registered_model_gets_the_store_its_class_reads(model_runs, regis
     assert set(runs) == {m for m in available_models() if model_task(m) == "pairs"} >= {"epipam_kmer", "epipdlf"}
     assert dict(zip(registry["name"], registry["encoding"])) == {m: get_model_class(m).encoding
                                                                  for m in available_models()}
-    for model, run in runs.items():
-        encoding = get_model_class(model).encoding
-        with h5py.File(stores[encoding]) as h5:
+    # One store per need: EPIPAM x10 (one-hot) and EPIPAM* x10 (k-mer), EPIANN x20, and the
+    # unaugmented k-mer store of EPIPDLF and one-hot store of SIMCNN.
+    assert sorted(stores) == ["all.kmer.aug0-0", "all.kmer.aug10-100", "all.onehot.aug0-0",
+                              "all.onehot.aug10-100", "all.onehot.aug20-100"]
+    test_pairs = set()
+    for model, (store, run) in runs.items():
+        cls = get_model_class(model)
+        encoding = cls.encoding
+        with h5py.File(store) as h5:
             assert h5.attrs["encoding"] == encoding and h5["enhancer"].dtype == (
                 np.int16 if encoding == "kmer" else np.uint8), model
+            assert h5.attrs["augment_copies"] == getattr(cls, "augment_copies", 0), model
+            n_rows, n_pairs = len(h5["label"]), int(h5.attrs["n_pairs"])
+            positives = int(h5.attrs["n_positive_pairs"])
+            assert n_rows == n_pairs + positives * getattr(cls, "augment_copies", 0), model
         checkpoint = torch.load(run / "model.pt", weights_only=True)
         assert (checkpoint["model"], checkpoint["encoding"]) == (model, encoding)
-        assert json.loads((run / "metrics.json").read_text())["n"] > 0
+        metrics = json.loads((run / "metrics.json").read_text())
+        pred = pd.read_csv(run / "predictions.tsv", sep="\t")
+        assert metrics["n"] == len(pred) > 0 and pred["pair_id"].is_unique, model
+        test_pairs.add(tuple(sorted(pred["pair_id"])))
+    assert len(test_pairs) == 1, "models on augmented and plain stores scored different test rows"
+
+
+@pytest.fixture(scope="module")
+def paper_split_run(pipeline, tasks, model_runs, registry):
+    """--split paper: EPIANN trains on its augmented store with its paper split (stratified
+    90/10, 10 folds), as main.nf's modelNeeds routes it."""
+    (name, need, how), = [n for n in model_needs(registry, True, "paper", 4) if n[0] == "epiann"]
+    assert how == {"split": "stratified", "folds": 10} and need["augment_copies"] == 20
+    stores, runs = model_runs
+    store = runs["epiann"][0]
+    prefix = "all_epiann_paper_fold1"
+    return run_task(pipeline, tasks, "EPI_TRAIN", {"store": store}, {"id": "all", "model": name, **how, "fold": 1},
+                    task="epi_train_epiann_paper", prefix=prefix) / prefix
+
+
+def test_paper_split_trains_epiann_on_its_90_10_split(paper_split_run):
+    metrics = json.loads((paper_split_run / "metrics.json").read_text())
+    assert metrics["split"] == "stratified" and metrics["n"] > 0
 
 
 def _selected_run(selection_dir: Path, runs) -> Path:
@@ -339,7 +390,7 @@ def _stage_runs(workdir: Path, runs) -> None:
 @pytest.fixture(scope="module")
 def pair_selection(pipeline, tasks, model_runs):
     """EPI_SELECT as main.nf calls it in pairs mode: --select_metric on the test fold."""
-    runs = list(model_runs[1].values())
+    runs = [run for store, run in model_runs[1].values()]
     _stage_runs(tasks / "epi_select_pairs", runs)
     metric = pipeline.params(PROFILE)["select_metric"]
     out = run_task(pipeline, tasks, "EPI_SELECT", {}, {"id": "all"}, task="epi_select_pairs",
@@ -749,7 +800,7 @@ TASK_FIXTURES = {
     "HIC_CONTACTS": ["contacts", "genome_contacts"],
     "EPI_ENCODE": ["store", "model_runs"],
     "EPI_ENCODE_GENES": ["gene_store", "genome_gene_store"],
-    "EPI_TRAIN": ["run_dir", "gene_run", "model_runs", "genome_gene_run"],
+    "EPI_TRAIN": ["run_dir", "gene_run", "model_runs", "paper_split_run", "genome_gene_run"],
     "EPI_PREDICT": ["predictions"],
     "EPI_REPORT": ["report", "genome_report"],
     "EPI_MODELS": ["registry"],

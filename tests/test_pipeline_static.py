@@ -85,6 +85,34 @@ def test_group_commands_name_their_subcommand(repo_root):
     assert "takes no argument" in ps.cli_command(repo_root, "epi-predict", "scores")[1]
 
 
+def test_each_model_trains_on_the_store_of_its_need(repo_root):
+    """EPI_ENCODE runs per (encoding, augment_copies, max_shift) from the registry dump, the module
+    passes them from meta, and each model's training tuple is the store whose meta holds its need."""
+    assert ps.check_store_needs(repo_root) == []
+    text = (repo_root / "main.nf").read_text()
+    workflow = ps.blocks(text, "workflow")["EPITOOLS"]
+    assert "ch_models.map { model, need, split -> need }.unique()" in workflow
+    assert "meta.subMap(need.keySet()) == need" in workflow
+    # No augmentation figure is written in Groovy or in a config: they are the models' class attributes.
+    assert not re.search(r"augment_copies:\s*\d*[1-9]", text) and "--augment-copies" not in text
+    assert ps.Pipeline(repo_root).params()["paper_data"] is True
+    assert ps.Pipeline(repo_root).params("test")["paper_data"] is False  # the test profile stays fast
+
+
+def test_broken_store_need_fails(broken):
+    edit(broken / "modules/local/epi_encode/main.nf", "--max-shift ${meta.max_shift}", "--max-shift 100")
+    edit(broken / "conf/test.config", "--enhancer-length 256 --promoter-length 256'",
+         "--enhancer-length 256 --promoter-length 256 --augment-copies 3'")
+    edit(broken / "main.nf", "(entry.paper_folds as int)", "(entry.folds as int)")
+    edit(broken / "nextflow_schema.json", '"chrom_inner",', '"chrom_outer",')
+    problems = ps.check_store_needs(broken)
+    assert any("does not pass --max-shift ${meta.max_shift}" in p for p in problems)
+    assert any("(test config) sets --augment-copies" in p for p in problems)
+    assert any("reads entry.folds, not a column" in p for p in problems)
+    assert any("does not read entry.paper_folds" in p for p in problems)
+    assert any("split 'chrom_outer' is not an epi-train --split choice" in p for p in problems)
+
+
 def test_model_selection_and_encodings_are_not_groovy(repo_root):
     """main.nf picks no run and decides no encoding itself: EPI_SELECT and the registry dump do."""
     text = (repo_root / "main.nf").read_text()

@@ -87,8 +87,10 @@ def test_list_models_dumps_the_registry():
     res = CliRunner().invoke(train_cli, ["--list-models", "--format", "tsv"])
     assert res.exit_code == 0, res.output
     header, *lines = res.stdout.splitlines()
-    assert header.split("\t") == ["name", "encoding", "task"]
-    table = {name: (encoding, task) for name, encoding, task in (line.split("\t") for line in lines)}
+    # name, encoding, task first (the pipeline's routing); each model's paper data after them
+    assert header.split("\t") == ["name", "encoding", "task", "augment_copies", "max_shift", "paper_split",
+                                  "paper_folds"]
+    table = {name: (encoding, task) for name, encoding, task, *_ in (line.split("\t") for line in lines)}
     assert set(table) == set(available_models())
     assert table["epipam_kmer"] == ("kmer", "pairs") and table["epipam"] == ("onehot", "pairs")
     assert table["epinformer"][1] == "genes"

@@ -148,3 +148,70 @@ def test_cell_split():
         make_split(t, "cell", train_cells=["K562"], test_cells=["HeLa"])
     with pytest.raises(UsageError):
         make_split(t, "bogus")
+
+
+def test_chrom_inner_tests_chrom_fold_and_validates_within_the_training_folds():
+    """EPIPAM's 8-fold: the test fold is chrom's, training covers the other K - 1 folds' chromosomes,
+    and validation is drawn from them by overlap group (augmented copies included)."""
+    t = _table(n=480)
+    t = t.loc[np.repeat(t.index, 2)].reset_index(drop=True)  # one shifted copy per pair
+    t["source_row"] = np.repeat(np.arange(480), 2)
+    t.loc[1::2, ["enhancer_start", "enhancer_end"]] += 37
+    chroms = t["enhancer_chrom"].to_numpy()
+    groups = overlap_groups(t.enhancer_chrom, t.enhancer_start, t.enhancer_end,
+                            t.promoter_chrom, t.promoter_start, t.promoter_end, same=t["source_row"])
+    for fold in range(1, 5):
+        inner = make_split(t, "chrom_inner", n_folds=4, fold=fold, seed=2, val_fraction=0.2)
+        plain = make_split(t, "chrom", n_folds=4, fold=fold, seed=2)
+        assert np.array_equal(inner.test, plain.test)
+        test_chroms = set(chroms[inner.test])
+        assert test_chroms == set(inner.info["test_chroms"]) and len(test_chroms) == 2
+        assert not test_chroms & set(chroms[np.r_[inner.train, inner.val]])
+        assert sorted(np.r_[inner.train, inner.val, inner.test]) == list(range(len(t)))
+        # Validation comes from several training chromosomes, not one held-out fold.
+        assert len(set(chroms[inner.val])) >= 3 and set(chroms[inner.val]) <= set(inner.info["train_chroms"])
+        assert 0.1 < len(inner.val) / (len(inner.val) + len(inner.train)) < 0.3
+        assert not set(groups[inner.val]) & set(groups[inner.train])
+        src = t["source_row"].to_numpy()
+        assert not set(src[inner.val]) & set(src[inner.train])
+        labels = t["label"].to_numpy()
+        assert 0 < labels[inner.val].mean() < 1
+    with pytest.raises(UsageError, match="--fold"):
+        make_split(t, "chrom_inner", n_folds=4, fold=5)
+
+
+def test_chrom_inner_uses_window_groups_when_given():
+    """Windows wider than the elements link pairs the element coordinates do not."""
+    t = _table(n=200, spacing=3_000, width=100)
+    wide = t.copy()
+    for part in ("enhancer", "promoter"):
+        wide[f"{part}_start"] -= 1_500
+        wide[f"{part}_end"] += 1_500
+    groups = overlap_groups(wide.enhancer_chrom, wide.enhancer_start, wide.enhancer_end,
+                            wide.promoter_chrom, wide.promoter_start, wide.promoter_end)
+    s = make_split(t, "chrom_inner", n_folds=4, fold=1, seed=0, val_fraction=0.2, windows=wide)
+    assert len(s.val) and not set(groups[s.val]) & set(groups[s.train])
+
+
+def test_epi_train_offers_chrom_inner_and_accepts_the_fixed_fold_count(tmp_path):
+    """--split chrom_inner reads --folds; stratified has 10 fixed folds, so --folds 10 (as the
+    pipeline passes for --split paper) is no contradiction while --folds 8 is refused."""
+    import json
+
+    from click.testing import CliRunner
+
+    from _planted import make_store
+    from epitools.cli.train import main
+
+    store = make_store(tmp_path / "s.h5", n=200, copies=2)
+    base = ["--data", store, "--model", "planted_cnn", "--epochs", "1", "--fold", "1"]
+    res = CliRunner().invoke(main, [*base, "--split", "stratified", "--folds", "8", "-o", str(tmp_path / "r8")])
+    assert res.exit_code == 2 and "is not used by --split stratified" in res.output, res.output
+    for split, folds in (("stratified", "10"), ("chrom_inner", "4")):
+        out = tmp_path / split
+        res = CliRunner().invoke(main, [*base, "--split", split, "--folds", folds, "-o", str(out)])
+        assert res.exit_code == 0, res.output
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["split"] == split and metrics["n"] > 0
+    # chrom_inner fold 1 tests chr1: its 50 source pairs once each, not their augmented copies.
+    assert metrics["n"] == 50

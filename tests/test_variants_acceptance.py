@@ -105,7 +105,7 @@ def test_epinformer_ranks_motif_breaking_variants(scored):
     truth = scored["truth"].rename(columns={"id": "variant_id", "element": "planted"})
     e = e.merge(truth[["variant_id", "class", "planted", "genes"]], on="variant_id")
     driven = e[(e["planted"] == "enhancer") & (e["element"] == "enhancer")
-               & [g in str(genes).split(",") for g, genes in zip(e["gene"], e["genes"])]]
+               & np.array([g in str(genes).split(",") for g, genes in zip(e["gene"], e["genes"])])]
     best = driven.loc[driven.groupby("variant_id")["delta"].apply(lambda s: s.abs().idxmax())]
     area, negative = _metrics(best, "delta")
     assert area >= 0.9 and negative >= 0.9, (area, negative)

@@ -97,17 +97,24 @@ def _save_test_curves(run_dir, label: str) -> None:
 def _print_models(ctx, fmt: str) -> None:
     import json
 
-    from epitools.models.registry import model_table
+    from epitools.models.registry import MODEL_TABLE_COLUMNS, model_table
 
     rows = model_table()
-    columns = ("name", "encoding", "task")
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
     elif fmt == "tsv":
-        click.echo("\n".join(["\t".join(columns)] + ["\t".join(row[c] for c in columns) for row in rows]))
+        click.echo("\n".join(["\t".join(MODEL_TABLE_COLUMNS)]
+                              + ["\t".join(str(row[c]) for c in MODEL_TABLE_COLUMNS) for row in rows]))
     else:
         width = max(len(row["name"]) for row in rows)
-        click.echo("\n".join(f"{row['name']:<{width}}  {row['encoding']:<6}  {row['task']}" for row in rows))
+
+        def paper(row):
+            data = f"x{row['augment_copies']} +-{row['max_shift']} bp" if row["augment_copies"] else "unaugmented"
+            split = f"{row['paper_split']} ({row['paper_folds']} folds)" if row["paper_split"] else "-"
+            return f"{data:<18}  {split}"
+
+        click.echo("\n".join(f"{row['name']:<{width}}  {row['encoding']:<6}  {row['task']:<8}  {paper(row)}"
+                              for row in rows))
     ctx.exit()
 
 
@@ -124,24 +131,29 @@ def _list_models_callback(ctx, param, value):
 
 def _list_models_options(f):
     """``--list-models [--format text|tsv|json]``: print every registered model (name, store
-    encoding, task) and exit; the pipeline reads the TSV to choose each model's store."""
+    encoding, task, then its paper's data: augment_copies, max_shift, paper_split, paper_folds)
+    and exit; the pipeline reads the TSV to choose each model's store and paper split."""
     f = click.option("--format", "list_format", type=click.Choice(["text", "tsv", "json"]), default="text",
                      is_eager=True, expose_value=False, callback=_list_models_callback,
                      help="Format of --list-models.")(f)
     return click.option("--list-models", is_flag=True, is_eager=True, expose_value=False,
                         callback=_list_models_callback,
-                        help="Print every registered model (name, store encoding, task) and exit.")(f)
+                        help="Print every registered model (name, store encoding, task, and its paper's "
+                             "augmentation and split) and exit.")(f)
 
 
 # options that only some --split schemes read; giving one to another scheme is an error
-_SPLIT_OPTIONS = {"folds": ("chrom", "random", "naive"), "train_cells": ("cell",), "test_cells": ("cell",)}
+_SPLIT_OPTIONS = {"folds": ("chrom", "chrom_inner", "random", "naive"), "train_cells": ("cell",),
+                  "test_cells": ("cell",)}
 
 
 def _refuse_unused_options(split: str) -> None:
+    from epitools.data.splits import FIXED_FOLDS
+
     ctx = click.get_current_context()
     for name, schemes in _SPLIT_OPTIONS.items():
-        if name == "folds" and split == "chrom12" and ctx.params.get("folds") == 12:
-            continue  # chrom12 has 12 folds: saying so is not a contradiction
+        if name == "folds" and ctx.params.get("folds") == FIXED_FOLDS.get(split):
+            continue  # chrom12 has 12 folds, stratified 10: saying so is not a contradiction
         if split not in schemes and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
             option = "--" + name.replace("_", "-")
             raise click.UsageError(f"{option} is not used by --split {split} (only by "
@@ -155,17 +167,21 @@ def _refuse_unused_options(split: str) -> None:
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Encoded store (.h5): pairs, or genes for EPInformer.")
 @click.option("--model", "model_name", required=True, help="Registered model name (epipam, epiann, ...).")
-@click.option("--split", type=click.Choice(["chrom", "chrom12", "random", "naive", "stratified", "cell"]),
+@click.option("--split", type=click.Choice(["chrom", "chrom_inner", "chrom12", "random", "naive", "stratified",
+                                           "cell"]),
               default="chrom",
-              help="chrom: chromosome k-fold (folds fixed by chromosome name); chrom12: EPInformer "
-                   "12-fold; random: overlap-aware groups; naive: plain random (leaks); stratified: "
-                   "EPIANN's stratified random 90/10; cell: --train-cells vs --test-cells.")
-@click.option("--folds", type=int, default=8, help="Number of folds (chrom, random, naive).")
+              help="chrom: chromosome k-fold (folds fixed by chromosome name; the next fold "
+                   "validates); chrom_inner: EPIPAM's, the same test fold, training on the other k-1 "
+                   "folds with validation drawn from within them; chrom12: EPInformer 12-fold; "
+                   "random: overlap-aware groups; naive: plain random (leaks); stratified: EPIANN's "
+                   "stratified random 90/10; cell: --train-cells vs --test-cells.")
+@click.option("--folds", type=int, default=8, help="Number of folds (chrom, chrom_inner, random, naive).")
 @click.option("--fold", type=int, default=1, help="Test fold, 1-based.")
 @click.option("--train-cells", help="Comma-separated training cell types (--split cell).")
 @click.option("--test-cells", help="Comma-separated test cell types (--split cell).")
 @click.option("--val-fraction", type=float, default=0.1,
-              help="Share of training groups held out for validation (random, naive, stratified, cell).")
+              help="Share of training groups held out for validation (random, naive, stratified, "
+                   "chrom_inner, cell).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="YAML file of hyperparameters over the model's paper defaults.")
 @click.option("--hparam", "hparam_items", multiple=True, metavar="NAME=VALUE",

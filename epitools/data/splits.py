@@ -10,7 +10,14 @@ Schemes (``scheme`` argument of :func:`make_split`; folds are numbered from 1):
     pre-training and fine-tuning) agree on every shared chromosome's fold. With K=8 on
     chr1–22, X: fold 1 = {1, 9, 17}, ..., fold 7 = {7, 15, X}, fold 8 = {8, 16}; simulated
     chr1..chr8 with K=4: {1, 5}, {2, 6}, ... . A pair belongs to the chromosome of its enhancer.
-    The test set is fold ``i``; the validation set is fold ``i % K + 1``.
+    The test set is fold ``i``; the validation set is fold ``i % K + 1``, so a model trains on
+    K - 2 folds.
+``chrom_inner``
+    EPIPAM's K-fold: the test set is fold ``i`` of ``chrom`` (the same rows), and the model
+    trains on the other K - 1 folds, from whose rows the validation set is drawn:
+    ``val_fraction`` of their overlap groups (pairs sharing an overlapping window, and augmented
+    copies of a pair, stay on one side), stratified by label. Validation is then on the training
+    chromosomes, not held out by chromosome; only the test fold is.
 ``chrom12``
     The 12-fold cross-chromosome scheme of EPInformer: fold i <= 10 validates on
     chromosomes i and i+10 and tests on i+1 and i+11; fold 11 validates on 3, 21 and tests
@@ -31,8 +38,8 @@ Schemes (``scheme`` argument of :func:`make_split`; folds are numbered from 1):
 ``cell``
     Cross-cell-line: train on ``train_cells``, test on ``test_cells``.
 
-For ``random``, ``naive``, ``stratified`` and ``cell`` the validation set is ``val_fraction`` of the
-training groups, drawn with the same grouping and stratification.
+For ``random``, ``naive``, ``stratified``, ``chrom_inner`` and ``cell`` the validation set is
+``val_fraction`` of the training groups, drawn with the same grouping and stratification.
 """
 
 from __future__ import annotations
@@ -48,7 +55,14 @@ from scipy.sparse.csgraph import connected_components
 
 from epitools.errors import UsageError
 
-SCHEMES = ("chrom", "chrom12", "random", "naive", "stratified", "cell")
+SCHEMES = ("chrom", "chrom_inner", "chrom12", "random", "naive", "stratified", "cell")
+
+#: Schemes whose overlap groups should be built from the windows the model sees
+#: (``make_split(windows=...)``), not from the element coordinates.
+WINDOW_SCHEMES = ("random", "chrom_inner", "cell")
+
+#: Schemes with a fixed number of folds, whatever ``n_folds`` says.
+FIXED_FOLDS = {"chrom12": 12, "stratified": 10}
 
 
 def _chrom12_table() -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -314,14 +328,15 @@ def make_split(table: pd.DataFrame, scheme: str = "chrom", n_folds: int = 8, fol
     table : DataFrame
         Canonical pair columns, ``label``, and optionally ``source_row`` (augmented copies of a
         pair share it and always land in the same part) and ``cell_type``.
-    scheme : {"chrom", "chrom12", "random", "naive", "cell"}
+    scheme : {"chrom", "chrom_inner", "chrom12", "random", "naive", "stratified", "cell"}
         See the module docstring.
     n_folds, fold : int
         Number of folds and the test fold (1-based). ``chrom12`` always has 12 folds.
     seed : int
         Seed of the random schemes and of the validation draw.
     val_fraction : float
-        Share of training groups held out for validation (random, naive and cell schemes).
+        Share of training groups held out for validation (random, naive, stratified,
+        chrom_inner and cell schemes).
     windows : DataFrame, optional
         Window coordinates (same six columns as the pair table) used for overlap groups;
         the element coordinates of ``table`` are used when absent.
@@ -348,9 +363,9 @@ def make_split(table: pd.DataFrame, scheme: str = "chrom", n_folds: int = 8, fol
         return overlap_groups(w["enhancer_chrom"], w["enhancer_start"], w["enhancer_end"],
                               w["promoter_chrom"], w["promoter_start"], w["promoter_end"], same=source)
 
-    if scheme in ("chrom", "chrom12"):
+    if scheme in ("chrom", "chrom_inner", "chrom12"):
         chroms = _pair_chrom(table)
-        if scheme == "chrom":
+        if scheme in ("chrom", "chrom_inner"):
             if not 1 <= fold <= n_folds:
                 raise UsageError(f"--fold must be in 1..{n_folds}, got {fold}")
             fold_of = chromosome_folds(chroms, n_folds)
@@ -372,6 +387,11 @@ def make_split(table: pd.DataFrame, scheme: str = "chrom", n_folds: int = 8, fol
         first = pd.Series(np.arange(n)).groupby(source).transform("min").to_numpy()
         is_test, is_val = is_test[first], is_val[first]
         info["test_chroms"] = sorted(test_set, key=natural_key)
+        if scheme == "chrom_inner":
+            # Validation from within the K - 1 training folds, by overlap group (source_row included).
+            train, val = _holdout(all_rows[~is_test], labels, groups_for(True), val_fraction, seed + 1)
+            info["train_chroms"] = sorted(set(fold_of) - test_set, key=natural_key)
+            return Split(np.sort(train), np.sort(val), all_rows[is_test], info)
         info["val_chroms"] = sorted(val_set, key=natural_key)
         return Split(all_rows[~is_test & ~is_val], all_rows[is_val], all_rows[is_test], info)
 
@@ -393,7 +413,7 @@ def make_split(table: pd.DataFrame, scheme: str = "chrom", n_folds: int = 8, fol
         return Split(np.sort(train), np.sort(val), np.sort(test), info)
 
     if scheme == "stratified":
-        n_folds = 10  # EPIANN's 90/10
+        n_folds = FIXED_FOLDS["stratified"]  # EPIANN's 90/10
     if not 1 <= fold <= n_folds:
         raise UsageError(f"--fold must be in 1..{n_folds}, got {fold}")
     groups = groups_for(scheme == "random")

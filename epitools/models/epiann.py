@@ -17,6 +17,10 @@ start/end from flattened r_E and r_P. Loss L_coor + λ·BCE with λ = 10; Adam 1
 Schedule (paper): 90 epochs with early stopping (``epochs`` 90; ``patience`` 10 is our choice,
 the paper does not give one), on a stratified random 90/10 train/test split of the
 20×-augmented pairs (``--split stratified``; validation drawn from the training 90 %).
+Data (class attributes, ``epi-train --list-models``): ``augment_copies`` 20 (paper: 20 copies of
+each positive); ``max_shift`` 100 bp is our choice (the paper gives no shift range; EPIPAM's
+±100 bp); ``paper_split`` "stratified" with ``paper_folds`` 10, fold 1 of which is the paper's
+one 90/10 split.
 Sizes and initialisation (truncated normal σ = 0.1, biases 0.1) are those of the
 authors' public script.
 
@@ -54,6 +58,10 @@ class EPIANN(PairModel):
 
     encoding = "onehot"
     has_attention = True
+    augment_copies = 20
+    max_shift = 100
+    paper_split = "stratified"
+    paper_folds = 10
     default_hparams = {
         "filters": 256,
         "kernel": 15,

@@ -22,8 +22,13 @@ attention module (EPI on one-hot, EPI* on k-mers): the blocks feed the main head
 no re-weighting, no relation top-k and no auxiliary head, and the loss is BCE(main).
 Schedule: the paper's methods give no epoch count for EPIPAM; ``epochs`` 60 with early
 stopping ``patience`` 10 (validation AUPRC) is our choice, from the ~57 epochs the default
-simulation needed (below). EPIPAM's evaluation is 8-fold: train on 7 folds, test on 1, the
-validation rows drawn from within the training folds (``--split chrom --folds 8``).
+simulation needed (below).
+Data (paper; class attributes, ``epi-train --list-models``): each positive pair plus 10 copies
+with windows shifted by up to ±100 bp (``augment_copies`` 10, ``max_shift`` 100;
+``epi-encode pairs --augment-copies 10 --max-shift 100``); 8-fold evaluation, training on 7
+folds and testing on 1, the validation rows drawn from within the training folds
+(``paper_split`` "chrom_inner", ``paper_folds`` 8: ``--split chrom_inner --folds 8``). The folds
+are whole chromosomes here (fixed by name, as ``chrom``), our choice against overlap leaks.
 
 Choices the paper leaves open (hparams): the branches have separate weights (our reading of
 "shared structure"); EPIPAM* uses one k-mer embedding for both branches; convolutions use
@@ -63,6 +68,10 @@ class EPIPAM(PairModel):
 
     encoding = "onehot"
     has_attention = True
+    augment_copies = 10
+    max_shift = 100
+    paper_split = "chrom_inner"
+    paper_folds = 8
     default_hparams = {
         "filters": 64,
         "kernels": (25, 13, 7),

@@ -26,6 +26,9 @@ fine-tune on the target line for 10 epochs, Adam lr 1e-3: ``pretrain_epochs`` / 
 / ``finetune_lr``, run by ``epi-train --strategy pretrain-finetune``
 (``epitools.training.strategy``). A single-stage run trains ``epochs`` = 15 with ``patience`` 15
 (the paper trains fixed epochs; the best validation epoch is kept).
+Data (class attributes, ``epi-train --list-models``): no augmentation (``augment_copies`` 0), as
+the paper; ``paper_split`` "chrom" with ``paper_folds`` 8 is our choice (the folds are fixed by
+chromosome name, so the pre-training and fine-tuning stores agree on every test chromosome).
 
 Choices the paper leaves open: the conv/GRU sizes follow EPI-DLMH, which EPIPDLF extends; 4
 attention heads; max pooling over positions; the matching-heuristic fusion; ``branch_dim`` 64,
@@ -97,6 +100,9 @@ class EPIPDLF(PairModel):
     encoding = "kmer"
     has_attention = True
     supports_adversarial = True
+    augment_copies = 0
+    paper_split = "chrom"
+    paper_folds = 8
     default_hparams = {
         "k": 6,
         "embedding_dim": 100,

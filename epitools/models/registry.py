@@ -67,13 +67,34 @@ def model_task(name: str) -> str:
     return getattr(get_model_class(name), "task", "pairs")
 
 
-def model_table() -> list[dict]:
-    """``{"name", "encoding", "task"}`` of every registered model, sorted by name.
+#: What a model's paper trained it on, read from its class (attributes of the same names);
+#: a class that states none trains on unaugmented data and has no paper split of its own.
+PAPER_DATA_DEFAULTS = {"augment_copies": 0, "max_shift": 0, "paper_split": "", "paper_folds": 0}
 
-    The pipeline derives each requested model's store encoding from this table
-    (``epi-train --list-models --format tsv``) instead of a parameter of its own.
+#: Columns of :func:`model_table`, in the order ``epi-train --list-models --format tsv`` writes.
+MODEL_TABLE_COLUMNS = ("name", "encoding", "task", *PAPER_DATA_DEFAULTS)
+
+
+def paper_data(name: str) -> dict:
+    """The data model ``name``'s paper trained on: ``augment_copies`` (shifted copies of each
+    positive), ``max_shift`` (bp; 0 without copies), ``paper_split`` (a
+    :func:`epitools.data.splits.make_split` scheme, "" when none) and ``paper_folds``."""
+    cls = get_model_class(name)
+    data = {key: getattr(cls, key, default) for key, default in PAPER_DATA_DEFAULTS.items()}
+    if not data["augment_copies"]:
+        data["max_shift"] = 0  # a shift bound without copies is no data need of its own
+    return data
+
+
+def model_table() -> list[dict]:
+    """One dict per registered model, sorted by name, keyed by :data:`MODEL_TABLE_COLUMNS`:
+    ``name``, ``encoding``, ``task`` and its :func:`paper_data`.
+
+    The pipeline derives each requested model's store (encoding, augmentation) and, with
+    ``--split paper``, its split from this table (``epi-train --list-models --format tsv``)
+    instead of parameters of its own.
     """
-    return [{"name": name, "encoding": model_encoding(name), "task": model_task(name)}
+    return [{"name": name, "encoding": model_encoding(name), "task": model_task(name), **paper_data(name)}
             for name in available_models()]
 
 

@@ -14,6 +14,9 @@ paper builds on; Adam with learning rate 1e-3 (hparam ``lr``). With 3 kb / 2 kb 
 flattened map is (148 + 98)·300 = 73,800 features, so the FC layer holds ~59 M weights; lower
 ``dense`` (or ``filters``) for quick CPU runs. Element cache: ``embed_*`` is the whole branch
 (conv → ReLU → pool), (N, 300, L'), since the branches first meet at the concatenation.
+Data (class attributes, ``epi-train --list-models``): the paper's data preparation is not
+reproduced; no augmentation (``augment_copies`` 0) and ``paper_split`` "chrom" with
+``paper_folds`` 8 are our choice, the leak-free baseline setting.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ class SIMCNN(PairModel):
     """SIMCNN on one-hot sequence; see the module docstring for shapes and choices."""
 
     encoding = "onehot"
+    augment_copies = 0
+    paper_split = "chrom"
+    paper_folds = 8
     default_hparams = {
         "filters": 300,
         "kernel": 40,

@@ -13,7 +13,7 @@ from epitools.errors import UsageError
 # Schedule used when neither the caller nor the model's default_hparams (paper values) set it.
 FALLBACK_SCHEDULE = {"epochs": 20, "batch_size": 64, "patience": 5}
 # Split schemes that hold out ``val_fraction`` of the training groups for validation.
-HOLDOUT_SPLITS = ("random", "naive", "stratified", "cell")
+HOLDOUT_SPLITS = ("random", "naive", "stratified", "chrom_inner", "cell")
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from epitools.data.encoding import one_hot
-from epitools.data.splits import make_split
+from epitools.data.splits import WINDOW_SCHEMES, make_split
 from epitools.data.windows import Geometry, centered_starts
 from epitools.errors import InputError, UsageError
 from epitools.training.sampling import positives_and_negatives, sampled_negative_count
@@ -244,7 +244,7 @@ class PairSource:
 
     def split(self, config):
         t = self.table
-        windows = self.windows() if config.split in ("random", "cell") else None
+        windows = self.windows() if config.split in WINDOW_SCHEMES else None
         return make_split(t, config.split, config.folds, config.fold, config.seed, config.val_fraction,
                           windows=windows, train_cells=config.train_cells, test_cells=config.test_cells)
 

@@ -1,5 +1,7 @@
-// The model registry as a table (name, encoding, task): main.nf gives each requested model
-// the store its class reads (one-hot or k-mer) from this dump, not from a parameter.
+// The model registry as a table (name, encoding, task, augment_copies, max_shift, paper_split,
+// paper_folds): main.nf gives each requested model the store its class reads (one-hot or k-mer,
+// with its paper's augmentation under --paper_data) and, with --split paper, its paper split,
+// from this dump, not from parameters.
 process EPI_MODELS {
     tag "${meta.id}"
     label 'process_single'
