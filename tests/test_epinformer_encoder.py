@@ -96,3 +96,16 @@ def test_encoder_windows_and_options_are_checked(pretrained):
                                             "-o", str(pretrained["tmp"] / "bad")])
     assert result.exit_code == 2 and "chromosome" in result.output
 
+
+
+def test_a_fresh_process_reads_the_blosc_activity_store(pretrained):
+    """epi-encode activity and epi-train run as separate commands: the reader must register the
+    Blosc filter itself, not rely on another module having loaded it in the same process."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from epitools.training.activity_source import ActivitySource; "
+            "s = ActivitySource(sys.argv[1]); print(len(s.table))")
+    done = subprocess.run([sys.executable, "-c", code, str(pretrained["store"])], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 0

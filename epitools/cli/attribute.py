@@ -28,19 +28,24 @@ def main():
 
 @command(help="Attributions of each pair's enhancer (given its promoter) or promoter (given its "
               "enhancer) → OUT/attributions.npz (ohe, hyp_scores, scores: N x 4 x L; pair_id). "
-              "For EPInformer gene stores, the chosen enhancers of each gene are explained.")
+              "For EPInformer gene stores, the chosen enhancers of each gene are explained; for an "
+              "epinformer_encoder run on its activity store (epi-encode activity), each window "
+              "against its predicted activity.")
 @click.option("--model", "model_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Checkpoint (model.pt) from epi-train.")
 @click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Encoded store (.h5) of the pairs (or genes) to explain.")
+              help="Encoded store (.h5) of the pairs (or genes, or activity windows) to explain.")
 @click.option("--method", type=click.Choice(["deep_lift_shap", "ism"]), default="deep_lift_shap",
               help="DeepLIFT/SHAP with dinucleotide-shuffled references, or in-silico mutagenesis.")
 @click.option("--n-shuffles", type=click.IntRange(1), default=20, help="References per sequence (DeepLIFT).")
 @click.option("--element", type=click.Choice(["enhancer", "promoter"]), default="enhancer",
               help="The element explained.")
-@click.option("--max-pairs", type=click.IntRange(1), default=None, help="Explain at most N pairs (random).")
+@click.option("--max-pairs", type=click.IntRange(1), default=None,
+              help="Explain at most N pairs (random; genes for EPInformer; for an activity store "
+                   "with --rows positive, the N most active windows).")
 @click.option("--rows", type=click.Choice(["positive", "all"]), default="positive",
-              help="Which store rows: interacting pairs (all rows when none is labelled) or all.")
+              help="Which store rows: interacting pairs (all rows when none is labelled) or all; "
+                   "for an activity store, the windows of at least median activity or all.")
 @click.option("--slots-per-gene", type=click.IntRange(1), default=1,
               help="EPInformer: enhancers explained per gene (highest attention first).")
 @click.option("--batch-size", type=click.IntRange(1), default=64, help="Sequence(-reference) pairs per pass.")
@@ -80,7 +85,7 @@ def scores(model_path, data, method, n_shuffles, element, max_pairs, rows, slots
 @click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False),
               help="Checkpoint whose first-layer filters are also matched.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
-              help="Pair store whose windows activate the filters (with --model).")
+              help="Pair store whose windows activate the filters (with --model; pair models only).")
 @click.option("--element", type=click.Choice(["enhancer", "promoter"]), default="enhancer",
               help="Branch whose filters are read (with --model).")
 @click.option("--max-pairs", type=click.IntRange(1), default=2000, help="Windows read for filter PWMs.")
@@ -92,18 +97,22 @@ def motifs(attributions, max_seqlets, window, flank, min_metacluster_size, final
     if (model_path is None) != (data is None):
         raise UsageError("--model and --data go together (filters need windows to activate them)")
     warnings = [attribution_warning(attributions, log)]
+    model = None
     if model_path:
+        from epitools.interpret.attribution import load_model
+
         warnings.append(log_checkpoint_warning(model_path, log))
+        model, _ = load_model(model_path, "cpu")
+        if getattr(model, "task", "pairs") != "pairs":  # before minutes of TF-MoDISco, not after
+            raise UsageError(f"--model: first-layer filters are read from pair models; {model_path} is a "
+                             f"'{model.task}' model (leave out --model and --data for its attributions)")
     table = discover_motifs(attributions, out, max_seqlets=max_seqlets, window=window, flank=flank,
                             min_metacluster_size=min_metacluster_size,
                             final_min_cluster_size=final_min_cluster_size, top=top)
     if any(warnings):
         write_warning_column(table, "; ".join(filter(None, warnings)), Path(out) / "motifs.tsv")
     log.info("%d patterns -> %s", len(table), Path(out) / "motifs.tsv")
-    if model_path:
-        from epitools.interpret.attribution import load_model
-
-        model, _ = load_model(model_path, "cpu")
+    if model is not None:
         filter_motifs(model, data, out, element=element, max_pairs=max_pairs, top=top)
 
 

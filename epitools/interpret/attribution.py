@@ -194,9 +194,10 @@ def attribute_pairs(model: nn.Module, store_path, *, element: str = "enhancer",
         raise UsageError(f"method must be one of {METHODS}, got {method!r}")
     if element not in ELEMENTS:
         raise UsageError(f"element must be one of {ELEMENTS}, got {element!r}")
-    if getattr(model, "task", "pairs") != "pairs":
-        raise UsageError(f"{type(model).__name__} is a gene-expression model; "
-                         "use attribute_gene_enhancers for it")
+    task = getattr(model, "task", "pairs")
+    if task != "pairs":
+        other = "attribute_gene_enhancers" if task == "genes" else "attribute_activity"
+        raise UsageError(f"{type(model).__name__} is not a pair model (task '{task}'); use {other} for it")
     encoding = getattr(model, "encoding", "onehot")
     k = int(model.hparams["k"]) if encoding == "kmer" else None
     if k and method == "deep_lift_shap":
@@ -370,12 +371,28 @@ def load_model(path, device="auto"):
 def attribute(model: nn.Module, store_path, *, element: str = "enhancer", max_pairs: int | None = None,
               rows: str = "positive", slots_per_gene: int = 1, **kwargs) -> dict:
     """Attributions of whatever the model explains: :func:`attribute_gene_enhancers` for a
-    gene-expression model (``max_pairs`` genes, ``slots_per_gene`` enhancers each), else
-    :func:`attribute_pairs` (``element`` of ``max_pairs`` pairs); ``kwargs`` (``method``,
-    ``n_shuffles``, ``batch_size``, ``device``, ``seed``) go to either."""
-    if getattr(model, "task", "pairs") == "genes":
+    gene-expression model (``max_pairs`` genes, ``slots_per_gene`` enhancers each),
+    :func:`epitools.interpret.activity_attribution.attribute_activity` for an enhancer-activity
+    model (``max_pairs`` windows chosen by ``rows``), else :func:`attribute_pairs` (``element``
+    of ``max_pairs`` pairs); ``kwargs`` (``method``, ``n_shuffles``, ``batch_size``,
+    ``device``, ``seed``) go to each."""
+    from epitools.training.sources import store_kind
+
+    task = getattr(model, "task", "pairs")
+    kind = store_kind(store_path) or "pairs"  # stores from before the kind attribute are pair stores
+    if kind != task:
+        raise InputError(f"{type(model).__name__} explains '{task}' stores but this is a '{kind}' store",
+                         path=store_path, field="kind")
+    if task == "genes":
         return attribute_gene_enhancers(model, store_path, slots_per_gene=slots_per_gene,
                                         max_genes=max_pairs, **kwargs)
+    if task == "activity":
+        from epitools.interpret.activity_attribution import attribute_activity
+
+        if element != "enhancer":
+            raise UsageError("an activity model explains its candidate-enhancer windows: "
+                             "--element promoter does not apply")
+        return attribute_activity(model, store_path, max_pairs=max_pairs, rows=rows, **kwargs)
     return attribute_pairs(model, store_path, element=element, max_pairs=max_pairs, rows=rows, **kwargs)
 
 

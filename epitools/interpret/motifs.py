@@ -380,6 +380,9 @@ def filter_motifs(model: torch.nn.Module, store, out, *, element: str = "enhance
     from epitools.interpret.attribution import select_rows
     from epitools.io.store import PairStore
 
+    if getattr(model, "task", "pairs") != "pairs":
+        raise UsageError(f"first-layer filters are read from pair models; {type(model).__name__} is not "
+                         "one (its attributions run through epi-attribute motifs without --model)")
     with PairStore(store) as pairs:
         codes = pairs.read(select_rows(pairs, max_pairs, rows="all"), fields=[element])[element]
     if getattr(model, "encoding", "onehot") == "kmer":

@@ -17,6 +17,8 @@ kind                   recognised by
 ``motifs``             a ``.tsv`` with ``pattern consensus``, or ``motifs.tsv`` next to
                        ``modisco.h5`` (``epi-attribute motifs``)
 ``tf_pairs``           a ``.tsv`` with ``enhancer_tf promoter_tf`` (``epi-attribute tf-pairs``)
+``variants``           a ``.tsv`` with ``variant_id status effect p_empirical`` (``epi-variants``:
+                       ``summary.tsv``)
 ``truths``             ``truth.json`` with ``genes`` (``epi-simulate``)
 ``versions``           ``versions.yml`` / ``*_versions.yml`` (pipeline processes)
 =====================  =====================================================================
@@ -47,6 +49,7 @@ class Outputs:
     contacts: list[Path] = field(default_factory=list)
     motifs: list[Path] = field(default_factory=list)
     tf_pairs: list[Path] = field(default_factory=list)
+    variants: list[Path] = field(default_factory=list)
     truths: list[Path] = field(default_factory=list)
     versions: list[Path] = field(default_factory=list)
 
@@ -96,6 +99,8 @@ def _table_kind(path: Path) -> str | None:
         return "motifs"
     if {"enhancer_tf", "promoter_tf"} <= cols:
         return "tf_pairs"
+    if {"variant_id", "status", "effect", "p_empirical"} <= cols:
+        return "variants"
     return None
 
 

@@ -2,7 +2,7 @@
 
 Outputs are found by :func:`epitools.report.discover.discover`; each kind present gets a
 section with a stable id, in this order: ``pair-models``, ``gene-models``,
-``prioritisation``, ``attribution``, ``contacts``, ``versions``. Sections of absent outputs
+``prioritisation``, ``variants``, ``attribution``, ``contacts``, ``versions``. Sections of absent outputs
 are left out. Figures are inlined as base64 PNGs, so the page is one file that fetches
 nothing.
 """
@@ -25,7 +25,7 @@ from epitools.report.runs import KEYS, METRICS, load_run, runs_table, summarise 
 log = logging.getLogger(__name__)
 
 SECTION_TITLES = {"pair-models": "Pair models", "gene-models": "Expression models",
-                  "prioritisation": "Prioritisation", "attribution": "Attribution",
+                  "prioritisation": "Prioritisation", "variants": "Variants", "attribution": "Attribution",
                   "contacts": "Contacts", "versions": "Versions"}
 
 
@@ -57,12 +57,14 @@ def render_report(outputs: Outputs, roots=(), title: str = "epitools report",
     from epitools.report.sections_models import gene_models_section, pair_models_section
     from epitools.report.sections_prioritise import prioritisation_section
     from epitools.report.sections_results import attribution_section, contacts_section, versions_section
+    from epitools.report.variants import variants_section
 
     runs = runs_table(outputs.runs)
     sections = {
         "pair-models": pair_models_section(runs, roots, figures),
         "gene-models": gene_models_section(runs, roots, figures),
         "prioritisation": prioritisation_section(outputs, roots, figures),
+        "variants": variants_section(outputs.variants, roots, figures),
         "attribution": attribution_section(outputs, roots, _chance_note(runs)),
         "contacts": contacts_section(outputs, roots, figures),
         "versions": versions_section(outputs),
@@ -87,7 +89,8 @@ def write_report(paths, out, title: str = "epitools report", figures: bool = Tru
     outputs = discover(paths)
     if outputs.empty():
         raise InputError(f"nothing to report under {', '.join(map(str, paths))}: no metrics.json, "
-                         "ABC or score tables, benchmark evaluations, motifs, contacts or versions.yml")
+                         "ABC or score tables, benchmark evaluations, variant effects, motifs, contacts or "
+                         "versions.yml")
     write_text(out, render_report(outputs, [Path(p) for p in paths], title, figures))
     log.info("report of %s -> %s", ", ".join(f"{n} {k}" for k, n in outputs.counts().items() if n), out)
     return summarise(runs_table(outputs.runs))

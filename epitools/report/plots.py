@@ -153,8 +153,9 @@ def fold_history_figure(histories: dict, title: str = ""):
     return fig
 
 
-def expression_scatter_figure(folds: dict, title: str = ""):
-    """Predicted vs observed expression, one colour per fold, with the y = x line.
+def expression_scatter_figure(folds: dict, title: str = "", xlabel: str = "Observed expression (store target)"):
+    """Predicted vs observed expression (or another regression target, named by ``xlabel``),
+    one colour per fold, with the y = x line.
 
     ``folds`` maps a label (``fold 1``) to (observed, predicted) arrays of shape (n,).
     """
@@ -170,7 +171,7 @@ def expression_scatter_figure(folds: dict, title: str = ""):
         every = np.concatenate(pooled_obs + pooled_pred)
         lo, hi = float(every.min()), float(every.max())
         ax.plot([lo, hi], [lo, hi], ls="--", c="grey", lw=0.8, label="y = x")
-    ax.set(xlabel="Observed expression (store target)", ylabel="Predicted", title=title or None)
+    ax.set(xlabel=xlabel, ylabel="Predicted", title=title or None)
     ax.legend(fontsize=6, loc="upper left")
     return fig
 

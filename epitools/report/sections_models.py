@@ -1,5 +1,6 @@
 """Report sections of trained models: pair models (``pair-models``) and EPInformer
-gene-expression models (``gene-models``)."""
+gene-expression models (``gene-models``), the latter with the pre-training runs of EPInformer's
+sequence encoder on enhancer activity (task ``activity``, block ``encoder-pretraining``)."""
 
 from __future__ import annotations
 
@@ -107,11 +108,62 @@ def _pair_figures(group: pd.DataFrame, title: str) -> str:
             + page.figs(histories))
 
 
+ENCODER_NOTE = ("Pre-training of EPInformer's sequence encoder (epi-train --model epinformer_encoder on "
+                "the 256 bp windows of epi-encode activity): the encoder predicts each candidate "
+                "enhancer's activity, log1p(sqrt(DNase x H3K27ac)), from its sequence. Pearson R is "
+                "that of predicted vs measured activity on the held-out chromosomes; epi-train --model "
+                "epinformer --init-from loads the checkpoint's encoder into EPInformer.")
+
+
+def _regression_figures(group: pd.DataFrame, title: str, target: str, xlabel: str) -> str:
+    """Pearson R per fold, predicted vs observed ``target`` per model and training curves."""
+    from epitools.report.plots import expression_scatter_figure, fold_bars_figure, fold_history_figure
+
+    images = [page.figure(fold_bars_figure(group, "pearson_r", MIN_PEARSON_R), "r-per-fold",
+                          f"Pearson R per fold {title}")]
+    histories = []
+    for model, model_runs in group.groupby("model", sort=True):
+        folds = {}
+        for fold, run in zip(model_runs["fold"], model_runs["run"]):
+            t = _read(Path(run) / "predictions.tsv", (target, "score"))
+            if t is not None and len(t):
+                folds[f"fold {fold}"] = (t[target].to_numpy(), t["score"].to_numpy())
+        if folds:
+            kind = "expression-scatter" if target == "expression" else f"{target}-scatter"
+            images.append(page.figure(expression_scatter_figure(folds, f"{model}: {title}", xlabel=xlabel),
+                                      kind, f"predicted vs observed {target} {model} {title}"))
+        h = _histories(model_runs)
+        if h:
+            histories.append(page.figure(fold_history_figure(h, f"{model}: {title}"), "history",
+                                         f"training curves {model} {title}", wide=True))
+    return f"<h3>{page.esc(title)}</h3>" + page.figs(images) + page.figs(histories)
+
+
+def _encoder_block(runs: pd.DataFrame, roots, figures: bool) -> str:
+    """Runs of task ``activity``: what they are, their Pearson R (summary, runs) and figures."""
+    body = [page.note(ENCODER_NOTE), _chance_warning(runs),
+            "<h4>Summary (mean ± s.d. over folds)</h4>",
+            page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
+            "<h4>Runs</h4>",
+            page.table(_runs_view(runs, _GENE_METRICS, roots),
+                       text_columns=("model", "cell", "split", "run", "status", "epochs"))]
+    if figures:
+        for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
+            body.append(_regression_figures(group, _group_title(cell, split), "activity",
+                                            "Measured activity (store target)"))
+    return page.block("encoder-pretraining", "Encoder pre-training: enhancer activity", "".join(body))
+
+
 def gene_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
-    """Predicted vs observed expression and Pearson R per fold of expression models."""
+    """Predicted vs observed expression and Pearson R per fold of expression models, then the
+    encoder pre-training runs (predicted vs measured enhancer activity)."""
+    encoder = runs[runs["task"] == "activity"]
     runs = runs[runs["task"] == "genes"]
-    if runs.empty:
+    if runs.empty and encoder.empty:
         return ""
+    block = _encoder_block(encoder, roots, figures) if len(encoder) else ""
+    if runs.empty:
+        return page.section("gene-models", "Expression models: EPInformer", block)
     body = [_chance_warning(runs),
             "<h3>Summary (mean ± s.d. over folds)</h3>",
             page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
@@ -119,25 +171,7 @@ def gene_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
             page.table(_runs_view(runs, _GENE_METRICS, roots),
                        text_columns=("model", "cell", "split", "run", "status", "epochs"))]
     if figures:
-        from epitools.report.plots import expression_scatter_figure, fold_bars_figure, fold_history_figure
-
         for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
-            title = _group_title(cell, split)
-            images = [page.figure(fold_bars_figure(group, "pearson_r", MIN_PEARSON_R), "r-per-fold",
-                                  f"Pearson R per fold {title}")]
-            histories = []
-            for model, model_runs in group.groupby("model", sort=True):
-                folds = {}
-                for fold, run in zip(model_runs["fold"], model_runs["run"]):
-                    t = _read(Path(run) / "predictions.tsv", ("expression", "score"))
-                    if t is not None and len(t):
-                        folds[f"fold {fold}"] = (t["expression"].to_numpy(), t["score"].to_numpy())
-                if folds:
-                    images.append(page.figure(expression_scatter_figure(folds, f"{model}: {title}"),
-                                              "expression-scatter", f"predicted vs observed {model} {title}"))
-                h = _histories(model_runs)
-                if h:
-                    histories.append(page.figure(fold_history_figure(h, f"{model}: {title}"), "history",
-                                                 f"training curves {model} {title}", wide=True))
-            body.append(f"<h3>{page.esc(title)}</h3>" + page.figs(images) + page.figs(histories))
-    return page.section("gene-models", "Expression models: EPInformer", "".join(body))
+            body.append(_regression_figures(group, _group_title(cell, split), "expression",
+                                            "Observed expression (store target)"))
+    return page.section("gene-models", "Expression models: EPInformer", "".join(body) + block)

@@ -9,6 +9,7 @@ element; validation and test score the forward strands only.
 from __future__ import annotations
 
 import h5py
+import hdf5plugin  # noqa: F401  registers the Blosc filter: epi-encode activity writes blosc by default
 import numpy as np
 import pandas as pd
 import torch
