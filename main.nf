@@ -228,6 +228,7 @@ workflow EPITOOLS {
                 .map { id, meta, vcf, fasta, index, pairs, models -> [meta, vcf, fasta, index, models, pairs, []] }
         )
         ch_versions = ch_versions.mix(EPI_VARIANTS.out.versions)
+        ch_report = ch_report.mix(EPI_VARIANTS.out.dir)   // the report's variants section
 
         // ---- attribute the best run of each sample (epi-report select: --select_metric on its test fold)
         if (params.attribute) {
@@ -351,6 +352,7 @@ workflow EPITOOLS {
                 .map { id, meta, vcf, fasta, index, pairs, models, store -> [meta, vcf, fasta, index, models, pairs, store] }
         )
         ch_versions = ch_versions.mix(EPI_VARIANTS.out.versions)
+        ch_report = ch_report.mix(EPI_VARIANTS.out.dir)   // the report's variants section
 
         // ---- CRISPRi benchmark: ABC, EPInformer's --crispr_score and each checkpoint's score
         ch_predictors = EPI_ABC.out.scores
@@ -363,9 +365,9 @@ workflow EPITOOLS {
         EPI_EVALUATE(ch_predictors.combine(crispr.map { meta, benchmark -> benchmark }))
         ch_versions = ch_versions.mix(EPI_EVALUATE.out.versions)
 
-        // The report reads contacts (with their power-law sidecar), ABC, EPInformer's scores and
-        // the CRISPRi evaluations besides the training runs.
-        ch_report = ch_contacts.mix(HIC_CONTACTS.out.info, EPI_ABC.out.scores, EPI_PRIORITIZE_GENES.out.dir, EPI_EVALUATE.out.dir)
+        // The report reads contacts (with their power-law sidecar), ABC, EPInformer's scores,
+        // the CRISPRi evaluations and the variant effects besides the training runs.
+        ch_report = ch_report.mix(ch_contacts, HIC_CONTACTS.out.info, EPI_ABC.out.scores, EPI_PRIORITIZE_GENES.out.dir, EPI_EVALUATE.out.dir)
     } else {
         // ---- contacts -> gene store -> EPInformer over the 12 chromosome folds -> prioritize
         // An `expression` file (gene, expression) replaces the genes table's expression column.
@@ -415,6 +417,7 @@ workflow EPITOOLS {
                 .map { id, meta, vcf, fasta, index, model, store -> [meta, vcf, fasta, index, [model], [], store] }
         )
         ch_versions = ch_versions.mix(EPI_VARIANTS.out.versions)
+        ch_report = ch_report.mix(EPI_VARIANTS.out.dir)   // the report's variants section
 
         // Candidate pairs (when given) get contacts and ABC scores.
         HIC_CONTACTS(ch_pairs.join(ch_hic))
