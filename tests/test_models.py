@@ -364,6 +364,17 @@ def test_unfold_conv_matches_library_conv(padding):
     torch.testing.assert_close(fast.weight.grad, reference.weight.grad, atol=1e-4, rtol=1e-4)
 
 
+def test_unfold_conv_uses_the_library_kernel_without_gradients():
+    torch.manual_seed(0)
+    fast = UnfoldConv1d(4, 6, 7, padding="same")
+    x = torch.randn(3, 4, 50)
+    with torch.no_grad():
+        # bit for bit the library convolution: predictions never mix the two kernels
+        assert torch.equal(fast(x), torch.nn.Conv1d.forward(fast, x))
+    torch.testing.assert_close(fast(x).detach(), torch.nn.Conv1d.forward(fast, x).detach(),
+                               atol=1e-5, rtol=1e-5)
+
+
 # -- pre-trained embeddings ------------------------------------------------------------------
 def test_pretrained_embedding_is_loaded_and_checked(tmp_path):
     good = np.arange(4097 * 8, dtype=np.float64).reshape(4097, 8) / 1e4

@@ -31,13 +31,16 @@ class UnfoldConv1d(nn.Conv1d):
 
     Same parameters and results as ``nn.Conv1d``; with few input channels (one-hot DNA)
     the weight gradient of the library convolution is several times slower on CPU than this
-    GEMM, at the cost of an (N, L, C·kernel) temporary. Other devices use the library kernel.
+    GEMM, at the cost of an (N, L, C·kernel) temporary. Other devices, and CPU inference
+    (no gradients: ~1.5x faster there, SIMCNN's 4→300 × 40 conv at 500 bp), use the library kernel.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, L) → (N, C_out, L_out)"""
-        if x.device.type != "cpu":
-            return super().forward(x)  # cuDNN is fast on accelerators
+        if x.device.type != "cpu" or not torch.is_grad_enabled():
+            # cuDNN is fast on accelerators; on CPU only the weight gradient needs the GEMM.
+            # Every no-grad call (cached and uncached prediction alike) takes this one kernel.
+            return super().forward(x)
         kernel = self.kernel_size[0]
         if self.padding == "same":
             left = (kernel - 1) // 2

@@ -12,16 +12,12 @@ from __future__ import annotations
 import gzip
 import logging
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from epitools.errors import InputError, UsageError
-from epitools.io.atomic import atomic_path
-from epitools.io.pairs import write_pairs
+from epitools.io.pairs import write_pairs_stream
 from epitools.progress import progress
 from epitools.regions.intervals import chrom_rank, read_bed
 
@@ -134,42 +130,10 @@ def iter_chromosome_pairs(elements: pd.DataFrame, genes: pd.DataFrame, max_dista
                                       genes[(g_chrom == chrom).to_numpy()], max_distance, tss_slop)
 
 
-def write_table_stream(chunks, out, format: str = "canonical") -> int:
-    """Write an iterable of pairs frames (same columns) to one table at ``out``, atomically.
-
-    Each frame goes through :func:`epitools.io.pairs.write_pairs` to a part file whose rows are
-    appended (one header) to ``out`` (gzip when it ends in ``.gz``): memory holds one frame.
-
-    Returns
-    -------
-    int
-        Rows written.
-    """
-    rows = 0
-    parts = Path(tempfile.mkdtemp(prefix=f".{Path(out).name}.parts-", dir=Path(out).parent))
-    try:
-        with atomic_path(out) as tmp:
-            opener = gzip.open if os.fspath(out).endswith(".gz") else open
-            with opener(tmp, "wt") as sink:
-                for k, chunk in enumerate(chunks):
-                    part = parts / f"{k}.tsv"
-                    write_pairs(chunk, part, format=format)
-                    with open(part) as fh:
-                        header = fh.readline()
-                        if k == 0:
-                            sink.write(header)
-                        shutil.copyfileobj(fh, sink)
-                    part.unlink()
-                    rows += len(chunk)
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
-    return rows
-
-
 def write_all_pairs(elements: pd.DataFrame, genes: pd.DataFrame, out, max_distance: float = 5_000_000,
                     tss_slop: int = 500, chrom_order=None, format: str = "canonical") -> dict:
     """Stream every pair to ``out`` one chromosome at a time (memory: one chromosome's pairs),
-    through :func:`write_table_stream`.
+    through :func:`epitools.io.pairs.write_pairs_stream` (gzip when ``out`` ends in ``.gz``).
 
     Returns
     -------
@@ -185,7 +149,7 @@ def write_all_pairs(elements: pd.DataFrame, genes: pd.DataFrame, out, max_distan
             stats["pairs_per_chromosome"][chrom] = len(chunk)
             yield chunk
 
-    stats["pairs"] = write_table_stream(chunks(), out, format)
+    stats["pairs"] = write_pairs_stream(chunks(), out, format)
     if stats["pairs"] == 0:
         raise InputError("no element lies within --max-distance of any gene's TSS "
                          "(do the chromosome names of elements and genes match?)")

@@ -24,15 +24,16 @@ class SeenIds:
 
     Memory is 24 bytes per id (a sorted key, and the key and file line in reading order for
     error messages); each lookup is O(log n) per block, so duplicate detection across chunks
-    costs O(n log n) overall, with numpy's vectorised sort rather than an argsort.
+    costs O(n log n) overall, with numpy's vectorised sort rather than an argsort. Ids added
+    without their keys are hashed only when a later chunk looks them up: a table read in one
+    chunk never pays for it.
     """
 
     def __init__(self):
         self._blocks: list[np.ndarray] = []
         self._raw: list[tuple[np.ndarray, np.ndarray]] = []
-        # the last chunk's keys, sorted only when another chunk looks them up (a table read
-        # in one chunk never pays for it)
-        self._pending: np.ndarray | None = None
+        # the last chunk's ids or keys, hashed and sorted only when another chunk looks them up
+        self._pending: tuple | None = None
 
     @staticmethod
     def hash(ids) -> np.ndarray:
@@ -44,6 +45,11 @@ class SeenIds:
         """
         ids = np.asarray(ids, dtype=object)
         return np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids))
+
+    @property
+    def empty(self) -> bool:
+        """Whether no id was added yet."""
+        return self._pending is None and not self._raw
 
     def count(self, keys: np.ndarray) -> np.ndarray:
         """How many times each key was added so far, shape (n,) int64."""
@@ -64,19 +70,24 @@ class SeenIds:
 
     def first_line(self, key) -> int:
         """The smallest file line added with ``key`` (only called to name a duplicate)."""
+        self._flush()
         return int(min(lines[keys == key].min() for keys, lines in self._raw if (keys == key).any()))
 
-    def add(self, keys: np.ndarray, lines: np.ndarray) -> None:
+    def add(self, lines: np.ndarray, keys: np.ndarray | None = None, ids=None) -> None:
+        """Record one chunk: its ``keys`` (n,) int64, or its ``ids`` (n,) to hash when needed."""
         self._flush()
-        self._pending = keys
-        self._raw.append((keys, lines))
+        self._pending = (lines, keys, ids)
 
     def _flush(self) -> None:
         if self._pending is None:
             return
-        if len(self._pending):
-            self._blocks.append(np.sort(self._pending))
+        lines, keys, ids = self._pending
         self._pending = None
+        if keys is None:
+            keys = self.hash(ids)
+        self._raw.append((keys, lines))
+        if len(keys):
+            self._blocks.append(np.sort(keys))
         while len(self._blocks) > 1 and len(self._blocks[-2]) <= 2 * len(self._blocks[-1]):
             self._blocks[-2:] = [np.sort(np.concatenate(self._blocks[-2:]))]
 
@@ -128,6 +139,24 @@ class PairValidator:
             self._missing(df, field, what)
             return np.fromiter(map(str.strip, map(str, values)), dtype=object, count=len(values))
 
+    def _run_text(self, df, field) -> tuple[np.ndarray, np.ndarray | None]:
+        """``_text`` of a column whose equal values come in runs (chromosome names), and the
+        first row of each run, shape (r,) int64, or None when runs are too short to pay.
+
+        Equal strings strip alike, so each run is stripped once; the column is rebuilt only
+        when a value had surrounding whitespace.
+        """
+        values = df[field].to_numpy(dtype=object)
+        starts = _run_starts(values)
+        heads = None if starts is None else values[starts]
+        if heads is None or not all(isinstance(v, str) for v in heads):
+            # short runs, or missing / non-text values: per row (which names a missing one)
+            return self._text(df, field), None
+        stripped = np.fromiter(map(str.strip, heads), dtype=object, count=len(heads))
+        if (stripped != heads).any():
+            values = np.repeat(stripped, np.diff(np.append(starts, len(values))))
+        return values, starts
+
     def _integers(self, df, field, allow_missing=False) -> pd.Series:
         text = df[field]
         if isinstance(text.dtype, np.dtype) and text.dtype.kind in "iu":
@@ -156,20 +185,22 @@ class PairValidator:
     def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
         # columns are replaced, never written in place: a shallow copy keeps the caller's frame intact
         df = df.copy(deep=False)
-        chroms = {}
+        chroms, runs = {}, {}
         for field in COORD_COLUMNS:
             if field not in df.columns:
                 raise InputError(f"missing required column '{field}'", path=self._where(field, 1)[0],
                                  field=field)
             if field.endswith("_chrom"):
-                chroms[field] = self._text(df, field)
+                chroms[field], runs[field] = self._run_text(df, field)
             else:
                 self._missing(df, field)
         for side in SIDES:
             chrom = f"{side}_chrom"
             names = chroms[chrom]
-            df[chrom] = pd.Series(names, index=df.index, dtype=object)
-            empty = names == ""
+            df[chrom] = pd.Series(names, index=df.index, dtype=object, copy=False)
+            starts = runs[chrom]
+            # a run is empty throughout when its first value is
+            empty = _at_rows(names == "" if starts is None else names[starts] == "", starts, len(df))
             if empty.any():
                 self.fail(df, empty, chrom, "missing value")
             start = self._integers(df, f"{side}_start")
@@ -179,7 +210,13 @@ class PairValidator:
                 self.fail(df, bad, f"{side}_start", f"start >= end ({side}_end "
                           f"{int(end.iloc[int(np.flatnonzero(bad)[0])])})")
             df[f"{side}_start"], df[f"{side}_end"] = start, end
-        apart = df["enhancer_chrom"].to_numpy(dtype=object) != df["promoter_chrom"].to_numpy(dtype=object)
+        enhancer, promoter = chroms["enhancer_chrom"], chroms["promoter_chrom"]
+        if runs["enhancer_chrom"] is None or runs["promoter_chrom"] is None:
+            apart = enhancer != promoter
+        else:
+            # both columns are constant between consecutive run starts of either
+            starts = np.union1d(runs["enhancer_chrom"], runs["promoter_chrom"])
+            apart = _at_rows(enhancer[starts] != promoter[starts], starts, len(df))
         if apart.any():
             row = int(np.flatnonzero(apart)[0])
             self.fail(df, apart, "promoter_chrom",
@@ -187,7 +224,7 @@ class PairValidator:
                       f"({df['enhancer_chrom'].iloc[row]})")
         if "label" in df.columns:
             self._missing(df, "label", "missing label")
-            labels = pd.to_numeric(df["label"], errors="coerce")
+            labels = _numeric(df["label"])
             bad = ~labels.isin([0, 1])
             if bad.any():
                 self.fail(df, bad.to_numpy(), "label", "label must be 0 or 1")
@@ -231,13 +268,16 @@ class PairValidator:
 
     def _distance(self, df):
         if "distance" in df.columns:
-            values = pd.to_numeric(df["distance"], errors="coerce")
-            bad = values.isna() & df["distance"].notna()
-            if bad.any():
+            given = df["distance"]
+            values = _numeric(given)
+            # only text can fail to parse: a numeric column's NaN was an empty field
+            bad = values.isna() & given.notna() if values is not given else None
+            if bad is not None and bad.any():
                 self.fail(df, bad.to_numpy(), "distance", "not a number")
-            if values.notna().all() and ((values % 1) == 0).all():
+            complete = bool(values.notna().all())
+            if complete and _all_integral(values.to_numpy()):
                 values = values.astype(np.int64)
-            if values.notna().all():
+            if complete:
                 df["distance"] = values
                 return
         enhancer_mid = (df["enhancer_start"] + df["enhancer_end"]) // 2
@@ -246,8 +286,7 @@ class PairValidator:
             promoter_mid = df["tss"].fillna(promoter_mid).astype(np.int64)
         computed = (enhancer_mid - promoter_mid).abs().astype(np.int64)
         if "distance" in df.columns:
-            values = pd.to_numeric(df["distance"], errors="coerce")
-            df["distance"] = values.fillna(computed)
+            df["distance"] = _numeric(df["distance"]).fillna(computed)
         else:
             df["distance"] = computed
 
@@ -257,26 +296,27 @@ class PairValidator:
             self.generated_ids = "pair_id" not in df.columns
         if self.generated_ids:
             base, pair_code = _coordinate_ids(df)
-            keys = SeenIds.hash(base)
-            before = self.seen.count(keys)
-            # repeats within the chunk are counted on exact coordinate codes, not hashes
-            repeat = before + occurrence_index(pair_code) + 1
+            # repeats within the chunk are counted on exact coordinate codes, not hashes;
+            # the first chunk has nothing before it, so its ids are hashed only if another follows
+            repeat = occurrence_index(pair_code) + 1
+            if not self.seen.empty:
+                repeat += self.seen.count(SeenIds.hash(base))
             ids = base
             again = np.flatnonzero(repeat > 1)
             if again.size:
                 ids = base.copy()
                 ids[again] = [f"{b}#{r}" for b, r in zip(base[again], repeat[again].tolist())]
-            df["pair_id"] = pd.Series(ids, index=df.index, dtype=object)
-            self.seen.add(keys, lines)
+            df["pair_id"] = pd.Series(ids, index=df.index, dtype=object, copy=False)
+            self.seen.add(lines, ids=base)
             return
         if "pair_id" not in df.columns:
             raise InputError("missing required column 'pair_id' in part of the input", path=self.path,
                              field="pair_id")
         ids = self._text(df, "pair_id", "missing pair_id")
-        df["pair_id"] = pd.Series(ids, index=df.index, dtype=object)
+        df["pair_id"] = pd.Series(ids, index=df.index, dtype=object, copy=False)
         keys = SeenIds.hash(ids)
         dup_within = _duplicated(ids, keys)
-        seen = self.seen.contains(keys)
+        seen = np.zeros(len(ids), dtype=bool) if self.seen.empty else self.seen.contains(keys)
         dup = dup_within | seen
         if dup.any():
             row = int(np.flatnonzero(dup)[0])
@@ -285,19 +325,64 @@ class PairValidator:
             else:
                 first = int(lines[int(np.flatnonzero(ids == ids[row])[0])])
             self.fail(df, dup, "pair_id", f"duplicate pair_id, first seen on line {first}")
-        self.seen.add(keys, lines)
+        self.seen.add(lines, keys=keys)
 
 
 def _duplicated(ids: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Rows whose id appeared on an earlier row, shape (n,) bool; hashes pick the candidates,
     exact comparison decides (a hash collision is never reported as a duplicate)."""
     out = np.zeros(len(ids), dtype=bool)
-    ordered = np.sort(keys)  # numpy's vectorised sort: ~10x an argsort or a hash table here
-    if not (ordered[1:] == ordered[:-1]).any():
+    # pandas' int64 hash table: about half the time of sorting the keys
+    candidates = pd.Series(keys, copy=False).duplicated(keep=False).to_numpy()
+    if not candidates.any():
         return out
-    rows = np.flatnonzero(pd.Series(keys, copy=False).duplicated(keep=False).to_numpy())
+    rows = np.flatnonzero(candidates)
     out[rows] = pd.Series(ids[rows], dtype=object).duplicated(keep="first").to_numpy()
     return out
+
+
+def _numeric(column: pd.Series) -> pd.Series:
+    """``pd.to_numeric(column, errors="coerce")``; a column the parser already made numeric is
+    returned as it is (``to_numeric`` would copy it)."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":
+        return column
+    return pd.to_numeric(column, errors="coerce")
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray | None:
+    """First row of each run of equal values, shape (r,) int64; None when the runs average
+    fewer than 8 rows (comparing runs would then cost more than it saves)."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    # equal-object comparisons return at once (the parser gives one object per distinct name)
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
+    return starts if len(starts) * 8 <= n else None
+
+
+def _at_rows(hit: np.ndarray, starts: np.ndarray | None, n: int) -> np.ndarray:
+    """A row mask, shape (n,) bool, from one flag per run start (or per row when ``starts`` is None)."""
+    if starts is None:
+        return np.asarray(hit, dtype=bool)
+    mask = np.zeros(n, dtype=bool)
+    mask[starts[np.asarray(hit, dtype=bool)]] = True
+    return mask
+
+
+def _all_integral(values: np.ndarray) -> bool:
+    """Whether every value is a finite whole number (NaN free ``values``, shape (n,))."""
+    if values.dtype.kind in "iub":
+        return True
+    if values.dtype.kind != "f":
+        return bool(((values % 1) == 0).all())
+    # a fractional value among the first rows (a midpoint distance) settles it without a full pass
+    for part in (values[:1024], values):
+        if not (np.isfinite(part).all() and np.array_equal(part, np.trunc(part))):
+            return False
+    return True
 
 
 def _factor(*columns) -> np.ndarray:
