@@ -11,13 +11,19 @@ then runs each step as its own process, timed with ``os.wait4`` (wall seconds, p
 ``predict``   ``epi-predict`` with an untrained SIMCNN at 500 bp (the element cache embeds each
               distinct window once; throughput does not depend on the weights)
 
+and, outside the chain, ``predict_epipam``: an untrained EPIPAM at the paper windows (3 kb / 2 kb)
+through ``epi-predict`` on the first ``--epipam-pairs`` rows, extrapolated to the whole table by
+its distinct windows (the cache's cost follows windows, not pairs) and, for comparison, by pairs;
+
 and, side by side, the ratios to plain baselines, each measured in its own process:
 
 * table read: :func:`epitools.io.pairs.read_pairs` vs ``pandas.read_csv`` (CPU seconds, best of 2);
 * ABC: ``epi-prioritize abc`` vs a pandas script doing the same power-law contact, numerator and
   per-gene sum, read and write (wall seconds and peak RSS, both on the pairs table);
 * k-mer ids at k = 6: :func:`epitools.data.encoding.kmer_ids` (from the genome's bytes) vs a
-  numpy lookup-table rolling encoder, on 3 kb windows (identical ids asserted).
+  numpy lookup-table rolling encoder, on 3 kb windows (identical ids asserted), and the
+  per-position Python loop over a k-mer dictionary that EPIVAN / EPI-DLMH-style peers use
+  (re-created here on a few windows: it is that slow).
 
 Prints one JSON line per step, then one summary line. ``--small`` (``--preset small``, ~30k
 pairs) checks the whole thing in about a minute.
@@ -82,18 +88,29 @@ def count_rows(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) - 1
 
 
-def write_model(path: Path) -> None:
-    """An untrained SIMCNN checkpoint for 500 bp windows (seeded weights)."""
+PAPER_WINDOWS = (3000, 2000)
+
+
+def write_model(path: Path, name: str = "simcnn", enhancer_length: int = WINDOW,
+                promoter_length: int = WINDOW) -> None:
+    """An untrained checkpoint of ``name`` for the given windows (seeded weights)."""
     import torch
 
     from epitools.io.checkpoint import make_checkpoint, save_checkpoint
     from epitools.models.registry import get_model_class
 
     torch.manual_seed(0)
-    model = get_model_class("simcnn")(enhancer_length=WINDOW, promoter_length=WINDOW).eval()
-    save_checkpoint(make_checkpoint(model, "simcnn", model.encoding,
-                                    {"enhancer_length": WINDOW, "promoter_length": WINDOW,
+    model = get_model_class(name)(enhancer_length=enhancer_length, promoter_length=promoter_length).eval()
+    save_checkpoint(make_checkpoint(model, name, model.encoding,
+                                    {"enhancer_length": enhancer_length, "promoter_length": promoter_length,
                                      "note": "untrained, for throughput"}), path)
+
+
+def distinct_windows(table) -> int:
+    """Distinct enhancer plus distinct promoter elements of a pairs table."""
+    enhancers = table[["enhancer_chrom", "enhancer_start", "enhancer_end"]].drop_duplicates()
+    promoters = table[["promoter_chrom", "promoter_start", "promoter_end"]].drop_duplicates()
+    return len(enhancers) + len(promoters)
 
 
 # -- baselines, each run as `python genome_scale.py --child NAME ...` in its own process
@@ -150,6 +167,14 @@ def lut_kmer_ids(raw: np.ndarray, k: int) -> np.ndarray:
     return ids
 
 
+def loop_kmer_ids(sequences: list[str], k: int) -> list[list[int]]:
+    """The peers' encoder: a dictionary of every k-mer, looked up position by position."""
+    from itertools import product
+
+    index = {"".join(p): i + 1 for i, p in enumerate(product("ACGT", repeat=k))}
+    return [[index.get(seq[i:i + k], 0) for i in range(len(seq) - k + 1)] for seq in sequences]
+
+
 def child_kmer(genome: str, n_windows: int) -> None:
     """Sequences per second of kmer_ids and of the LUT encoder on 3 kb windows at k = 6."""
     from epitools.data.encoding import encode_bytes, kmer_ids
@@ -167,8 +192,14 @@ def child_kmer(genome: str, n_windows: int) -> None:
             best = min(best, time.perf_counter() - t0)
         timings[name] = (best, ids)
     same = bool(np.array_equal(timings["lut"][1], timings["ours"][1]))
+    few = [bytes(row).decode().upper() for row in raw[:max(1, n_windows // 20)]]
+    t0 = time.perf_counter()
+    looped = loop_kmer_ids(few, 6)
+    loop_s = time.perf_counter() - t0
+    same = same and np.array_equal(np.asarray(looped), timings["ours"][1][:len(few)])
     print(json.dumps({"seqs_per_s": round(n_windows / timings["ours"][0]),
                       "lut_seqs_per_s": round(n_windows / timings["lut"][0]),
+                      "peer_loop_seqs_per_s": round(len(few) / loop_s),
                       "ratio": round(timings["ours"][0] / timings["lut"][0], 3), "identical_ids": same}))
 
 
@@ -203,6 +234,34 @@ def chain(work: Path, preset: str, skip_predict: bool) -> dict:
     return {"steps": steps, "pairs": n, "genome": sim / "genome.fa"}
 
 
+def predict_epipam(work: Path, pairs: Path, genome: Path, n_subset: int) -> dict:
+    """EPIPAM at the paper windows on the first ``n_subset`` pairs, extrapolated to the table."""
+    import pandas as pd
+
+    table = pd.read_csv(pairs, sep="\t", usecols=["enhancer_chrom", "enhancer_start", "enhancer_end",
+                                                   "promoter_chrom", "promoter_start", "promoter_end"])
+    subset_path = work / "pairs_epipam_subset.tsv"
+    with open(pairs) as src, open(subset_path, "w") as dst:
+        for i, line in enumerate(src):
+            if i > n_subset:
+                break
+            dst.write(line)
+    subset = table.iloc[:n_subset]
+    model = work / "epipam.pt"
+    subprocess.run([sys.executable, str(BENCH), "--child", "model", str(model), "epipam",
+                    *map(str, PAPER_WINDOWS)], check=True)
+    step = run_step("predict_epipam", [
+        _tool("epi-predict"), "-q", "--model", str(model), "--pairs", str(subset_path), "--genome", str(genome),
+        "--device", "cpu", "-o", str(work / "predictions_epipam.tsv")], pairs=len(subset), quiet=True)
+    windows, all_windows = distinct_windows(subset), distinct_windows(table)
+    step.update(windows=windows, windows_per_s=round(windows / step["seconds"], 1),
+                table_pairs=len(table), table_windows=all_windows,
+                extrapolated_minutes_by_windows=round(all_windows / windows * step["seconds"] / 60, 1),
+                extrapolated_minutes_by_pairs=round(len(table) / len(subset) * step["seconds"] / 60, 1))
+    print(json.dumps(step), flush=True)
+    return step
+
+
 def ratios(work: Path, pairs: Path, genome: Path, n_windows: int) -> dict:
     me = [sys.executable, str(BENCH), "--child"]
     ours = run_step("ratio_abc_ours", [_tool("epi-prioritize"), "abc", "-q", "--pairs", str(pairs),
@@ -224,12 +283,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="the small preset (~30k pairs, ~1 min)")
     parser.add_argument("--workdir", default=None, help="keep the files here [a temporary directory]")
-    parser.add_argument("--skip-predict", action="store_true", help="leave out the epi-predict step")
+    parser.add_argument("--skip-predict", action="store_true", help="leave out the epi-predict steps")
+    parser.add_argument("--epipam-pairs", type=int, default=5000,
+                        help="pairs of the EPIPAM paper-window subset [5000]")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         name, *rest = args.child
-        {"pandas_abc": child_pandas_abc, "read": child_read, "model": lambda path: write_model(Path(path)),
+        {"pandas_abc": child_pandas_abc, "read": child_read,
+         "model": lambda path, *spec: write_model(Path(path), *spec[:1], *map(int, spec[1:])),
          "kmer": lambda genome, n: child_kmer(genome, int(n))}[name](*rest)
         return
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="genome_scale-"))
@@ -245,6 +307,12 @@ def main(argv=None) -> None:
                       for name, s in done["steps"].items()},
             "ratios": ratios(work, work / "pairs.tsv", done["genome"], 200 if args.small else 1000),
         }
+        if not args.skip_predict:
+            epipam = predict_epipam(work, work / "pairs.tsv", done["genome"],
+                                    min(args.epipam_pairs, done["pairs"]))
+            summary["epipam_paper_windows"] = {k: epipam[k] for k in (
+                "pairs", "seconds", "pairs_per_s", "windows_per_s", "extrapolated_minutes_by_windows",
+                "extrapolated_minutes_by_pairs")}
         summary["acceptance"] = {
             "chain_le_15_min": summary["chain_seconds"] <= 900,
             "rss_le_3_gb": summary["chain_peak_rss_mb"] <= 3072,

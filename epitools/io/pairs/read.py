@@ -187,7 +187,9 @@ def iter_pairs(path, chunksize: int = 100_000, format: str = "auto", cell_type: 
     str_columns = (set(layout.names) & _STR_COLUMNS) | text_columns(layout)
     validate = PairValidator(path, cell_type=cell_type)
     empty = True
-    for raw in read_raw_chunks(layout, chunksize, str_columns):
+    coordinates = {f"{side}_{end}" for side in ("enhancer", "promoter") for end in ("start", "end")}
+    int_columns = {name for name in layout.names if BEDPE_COLUMNS.get(name, name) in coordinates} - str_columns
+    for raw in read_raw_chunks(layout, chunksize, str_columns, int_columns):
         empty = False
         yield validate(_normalise(raw, fmt, layout))
     if empty:
