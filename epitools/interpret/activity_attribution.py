@@ -35,11 +35,11 @@ from torch import nn
 from epitools.data.encoding import one_hot
 from epitools.data.windows import centered_starts
 from epitools.errors import InputError, UsageError
+from epitools.interpret.attribution import METHODS
 from epitools.progress import progress
 
 log = logging.getLogger(__name__)
 
-METHODS = ("deep_lift_shap", "ism")
 ROWS = ("positive", "all")
 
 

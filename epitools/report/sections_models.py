@@ -139,18 +139,25 @@ def _regression_figures(group: pd.DataFrame, title: str, target: str, xlabel: st
     return f"<h3>{page.esc(title)}</h3>" + page.figs(images) + page.figs(histories)
 
 
-def _encoder_block(runs: pd.DataFrame, roots, figures: bool) -> str:
-    """Runs of task ``activity``: what they are, their Pearson R (summary, runs) and figures."""
-    body = [page.note(ENCODER_NOTE), _chance_warning(runs),
-            "<h4>Summary (mean ± s.d. over folds)</h4>",
+def _regression_body(runs: pd.DataFrame, roots, figures: bool, heading: str, target: str,
+                     observed: str) -> list[str]:
+    """Chance warning, summary and runs tables, and per (cell, split) figures of regression runs."""
+    body = [_chance_warning(runs),
+            f"<{heading}>Summary (mean ± s.d. over folds)</{heading}>",
             page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
-            "<h4>Runs</h4>",
+            f"<{heading}>Runs</{heading}>",
             page.table(_runs_view(runs, _GENE_METRICS, roots),
                        text_columns=("model", "cell", "split", "run", "status", "epochs"))]
     if figures:
         for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
-            body.append(_regression_figures(group, _group_title(cell, split), "activity",
-                                            "Measured activity (store target)"))
+            body.append(_regression_figures(group, _group_title(cell, split), target, observed))
+    return body
+
+
+def _encoder_block(runs: pd.DataFrame, roots, figures: bool) -> str:
+    """Runs of task ``activity``: what they are, their Pearson R (summary, runs) and figures."""
+    body = [page.note(ENCODER_NOTE),
+            *_regression_body(runs, roots, figures, "h4", "activity", "Measured activity (store target)")]
     return page.block("encoder-pretraining", "Encoder pre-training: enhancer activity", "".join(body))
 
 
@@ -164,14 +171,5 @@ def gene_models_section(runs: pd.DataFrame, roots, figures: bool = True) -> str:
     block = _encoder_block(encoder, roots, figures) if len(encoder) else ""
     if runs.empty:
         return page.section("gene-models", "Expression models: EPInformer", block)
-    body = [_chance_warning(runs),
-            "<h3>Summary (mean ± s.d. over folds)</h3>",
-            page.table(summary_view(summarise(runs)), text_columns=("model", "cell", "split")),
-            "<h3>Runs</h3>",
-            page.table(_runs_view(runs, _GENE_METRICS, roots),
-                       text_columns=("model", "cell", "split", "run", "status", "epochs"))]
-    if figures:
-        for (cell, split), group in runs.groupby(["cell", "split"], sort=True):
-            body.append(_regression_figures(group, _group_title(cell, split), "expression",
-                                            "Observed expression (store target)"))
+    body = _regression_body(runs, roots, figures, "h3", "expression", "Observed expression (store target)")
     return page.section("gene-models", "Expression models: EPInformer", "".join(body) + block)
