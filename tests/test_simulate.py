@@ -320,3 +320,33 @@ def test_difficulty_and_cell_type_parameters_take_effect(tmp_path):
     pairs = pd.read_csv(tmp_path / "sim" / "pairs.tsv", sep="\t")
     assert set(pairs["cell_type"]) == {"K562", "GM12878"}
     assert truth["parameters"]["unclean_fraction"] == 0.5 and truth["seed"] == 1
+
+
+def test_motif_dosage_varies_copies_and_scales_activity(tmp_path):
+    # epi-simulate --motif-copies-min: each bound element carries 1-3 copies and its activity
+    # (hence DNase/H3K27ac) follows the copy number, so breaking a copy has a planted effect.
+    result = CliRunner().invoke(simulate_cli, ["--out", str(tmp_path / "sim"), "--seed", "2", "--preset", "tiny",
+                                               "--n-genes", "60", "--motif-copies", "3", "--motif-copies-min", "1",
+                                               "--noise", "0", "--inactive-fraction", "0"])
+    assert result.exit_code == 0, result.output
+    truth = _truth(tmp_path / "sim")
+    assert truth["parameters"]["motif_copies_min"] == 1
+    sites = pd.read_csv(tmp_path / "sim" / "motif_sites.tsv", sep="\t")
+    copies = sites[sites["kind"] == "planted"].groupby("element_id").size()
+    assert set(copies) == {1, 2, 3}
+    elements = pd.read_csv(tmp_path / "sim" / "elements.bed", sep="\t", header=None,
+                           names=["chrom", "start", "end", "name", "dnase", "h3k27ac"])
+    drivers = {d["enhancer_id"] for g in truth["genes"].values() for d in g["drivers"]}
+    plain = elements[elements["name"].isin(copies.index) & ~elements["name"].isin(drivers)]
+    activity = np.log(plain["dnase"] * plain["h3k27ac"]) / 2
+    by_copies = activity.groupby(plain["name"].map(copies).to_numpy()).mean()
+    # log(n/3) apart on average: -1.10, -0.41, 0 (draws with sd 0.5 and track noise around them)
+    assert by_copies[1] < by_copies[2] < by_copies[3]
+    assert 0.7 < by_copies[3] - by_copies[1] < 1.5
+
+
+def test_motif_copies_min_must_not_exceed_motif_copies(tmp_path):
+    result = CliRunner().invoke(simulate_cli, ["--out", str(tmp_path / "sim"), "--preset", "tiny",
+                                               "--motif-copies", "2", "--motif-copies-min", "3"])
+    assert result.exit_code == 2 and "motif_copies_min" in result.output
+    assert not (tmp_path / "sim").exists()

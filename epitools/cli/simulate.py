@@ -37,6 +37,10 @@ def _cell_types(ctx, param, value):
               help="PWM sharpening exponent of planted instances (1 = sample the PWM). [default 3.0]")
 @click.option("--motif-copies", type=click.IntRange(min=1), default=None,
               help="Planted motif instances of its family per element. [default 4]")
+@click.option("--motif-copies-min", type=click.IntRange(min=1), default=None,
+              help="Vary the planted copies per element uniformly from this number to "
+                   "--motif-copies; activity scales with them (motif dosage). [default: unset, "
+                   "every element carries --motif-copies]")
 @click.option("--noise", type=click.FloatRange(0, 1), default=None,
               help="Decoy-motif probability per element and background motif density. [default 0.15]")
 @click.option("--unclean-fraction", type=click.FloatRange(0, 1), default=None,
@@ -49,11 +53,12 @@ def _cell_types(ctx, param, value):
 @click.option("--cell-types", callback=_cell_types, default=None,
               help="Comma-separated cell type names; interactions differ between them. [default SIM]")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
-def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, motif_copies, noise,
+def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, motif_copies, motif_copies_min, noise,
          unclean_fraction, inactive_fraction, negatives_per_positive, cell_types, force):
     overrides = {k: v for k, v in {
         "n_chroms": n_chroms, "chrom_size": chrom_size, "n_genes": n_genes,
-        "motif_strength": motif_strength, "motif_copies": motif_copies, "noise": noise, "unclean_fraction": unclean_fraction,
+        "motif_strength": motif_strength, "motif_copies": motif_copies,
+        "motif_copies_min": motif_copies_min, "noise": noise, "unclean_fraction": unclean_fraction,
         "inactive_fraction": inactive_fraction,
         "negatives_per_positive": negatives_per_positive, "cell_types": cell_types,
     }.items() if v is not None}

@@ -76,9 +76,25 @@ def _background_genome(cfg: SimulationConfig, rng) -> np.ndarray:
     return ((u >= at).astype(np.uint8) + (u >= 0.5) + (u >= 1 - at)).astype(np.uint8)
 
 
+def _motif_copies(cfg, genes, enh, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Planted copies per enhancer (0 when unbound) and per promoter, shapes (E,), (G,).
+
+    Overlapping (non-primary) enhancers share their primary's sites and keep ``motif_copies``.
+    """
+    def draw(n):
+        if cfg.motif_copies_min is None:
+            return np.full(n, cfg.motif_copies, np.int64)
+        return rng.integers(cfg.motif_copies_min, cfg.motif_copies + 1, n)
+
+    enh_copies = draw(len(enh))
+    enh_copies[~enh["is_primary"].to_numpy()] = cfg.motif_copies
+    enh_copies[enh["family"].to_numpy() < 0] = 0
+    return enh_copies, draw(len(genes))
+
+
 def _element_sites(cfg, motifs_per_side: int, family_offset: int, chrom_index, centre,
-                   family, element_ids, max_len: int, rng) -> pd.DataFrame:
-    """Planted (``motif_copies``) and decoy (probability ``noise``) sites at element centres.
+                   family, element_ids, copies, max_len: int, rng) -> pd.DataFrame:
+    """Planted (``copies`` per element) and decoy (probability ``noise``) sites at element centres.
 
     Each site gets its own slot, the slots tiling the central ``_MOTIF_CORE`` bp (or the
     shortest enhancer, less a margin) so that copies never overlap.
@@ -91,11 +107,12 @@ def _element_sites(cfg, motifs_per_side: int, family_offset: int, chrom_index, c
     slots = np.argsort(rng.random((n, n_slots)), axis=1)
     decoy_family = (family + rng.integers(1, motifs_per_side, n)) % motifs_per_side
     has_decoy = rng.random(n) < cfg.noise
-    rows_el = np.concatenate([np.repeat(np.arange(n), cfg.motif_copies), np.flatnonzero(has_decoy)])
-    rows_slot = np.concatenate([slots[:, : cfg.motif_copies].ravel(),
-                                slots[has_decoy, cfg.motif_copies]])
-    rows_fam = np.concatenate([np.repeat(family, cfg.motif_copies), decoy_family[has_decoy]])
-    kind = np.array(["planted"] * (n * cfg.motif_copies) + ["decoy"] * int(has_decoy.sum()))
+    planted = np.arange(cfg.motif_copies)[None, :] < np.asarray(copies)[:, None]
+    el_planted = np.nonzero(planted)[0]
+    rows_el = np.concatenate([el_planted, np.flatnonzero(has_decoy)])
+    rows_slot = np.concatenate([slots[:, : cfg.motif_copies][planted], slots[has_decoy, cfg.motif_copies]])
+    rows_fam = np.concatenate([np.asarray(family)[el_planted], decoy_family[has_decoy]])
+    kind = np.array(["planted"] * len(el_planted) + ["decoy"] * int(has_decoy.sum()))
     return pd.DataFrame({"chrom_index": np.asarray(chrom_index)[rows_el],
                          "slot_start": core_start[rows_el] + rows_slot * width,
                          "slot_width": width,
@@ -124,15 +141,16 @@ def _write_sites(genome: np.ndarray, sites: pd.DataFrame, motifs, cfg, offsets, 
     return sites
 
 
-def _plant_motifs(cfg, genome, offsets, genes, enh, motifs, rng) -> pd.DataFrame:
+def _plant_motifs(cfg, genome, offsets, genes, enh, motifs, copies, rng) -> pd.DataFrame:
     k = len(cfg.enhancer_motifs)
     max_len = max(m.length for m in motifs)
-    prim = enh[enh["is_primary"] & (enh["family"] >= 0)]
+    bound = (enh["is_primary"] & (enh["family"] >= 0)).to_numpy()
+    prim = enh[bound]
     planted = pd.concat([
         _element_sites(cfg, k, 0, prim["chrom_index"], prim["centre"], prim["family"].to_numpy(),
-                       prim["enhancer_id"], max_len, rng),
+                       prim["enhancer_id"], copies[0][bound], max_len, rng),
         _element_sites(cfg, k, k, genes["chrom_index"], genes["tss"], genes["family"].to_numpy(),
-                       genes["promoter_id"], max_len, rng),
+                       genes["promoter_id"], copies[1], max_len, rng),
     ], ignore_index=True)
 
     # Random instances of every motif anywhere (also inside element windows): background noise.
@@ -173,14 +191,21 @@ def _plant_motifs(cfg, genome, offsets, genes, enh, motifs, rng) -> pd.DataFrame
 
 
 # --------------------------------------------------------------------------- activity, expression
-def _activities(cfg, genes, enh, inter, rng):
+def _activities(cfg, genes, enh, inter, copies, rng):
+    """Activity per enhancer and promoter and their DNase/H3K27ac readouts, each (E,) or (G,).
+
+    Bound elements scale with their intact planted copies (motif dosage,
+    :class:`SimulationConfig`): a factor of 1 unless ``motif_copies_min`` varies them.
+    """
     ct0 = inter[inter["cell_type"] == cfg.cell_types[0]]
     enh_act = np.exp(rng.normal(0, cfg.activity_sd, len(enh)))
+    dosage = np.where(copies[0] > 0, copies[0] / cfg.motif_copies, 1.0)
     drivers = np.zeros(len(enh), bool)
     drivers[ct0["e"].to_numpy()] = True
     enh_act = np.where(drivers, enh_act * cfg.driver_activity_boost, enh_act)
     enh_act = np.where(enh["family"].to_numpy() < 0, enh_act * cfg.inactive_activity, enh_act)
-    prom_act = np.exp(rng.normal(0, cfg.activity_sd, len(genes)))
+    enh_act = enh_act * dosage
+    prom_act = np.exp(rng.normal(0, cfg.activity_sd, len(genes))) * (copies[1] / cfg.motif_copies)
 
     def readout(a):
         return a * np.exp(rng.normal(0, cfg.track_noise, len(a)))
@@ -334,12 +359,14 @@ def simulate(out_dir, seed: int = 0, config: SimulationConfig | None = None,
     genes = place_genes(cfg, chroms, _stream(seed, 1))
     enh = place_enhancers(cfg, chroms, genes, _stream(seed, 2))
     genome = _background_genome(cfg, _stream(seed, 3))
-    sites = _plant_motifs(cfg, genome, offsets, genes, enh, motifs, _stream(seed, 4))
+    # stage 22: its own stream, so fixed copy numbers leave every earlier draw as it was
+    copies = _motif_copies(cfg, genes, enh, _stream(seed, 22))
+    sites = _plant_motifs(cfg, genome, offsets, genes, enh, motifs, copies, _stream(seed, 4))
     bar.update()
     cand = candidate_pairs(cfg, genes, enh)
     inter = interactions(cfg, genes, enh, cand, _stream(seed, 5))
     pairs = pairs_table(cfg, genes, enh, cand, inter, _stream(seed, 6))
-    act = _activities(cfg, genes, enh, inter, _stream(seed, 7))
+    act = _activities(cfg, genes, enh, inter, copies, _stream(seed, 7))
     expression, hl, effects = _expression(cfg, genes, inter, act, _stream(seed, 8))
     # stage 20: an independent stream, so the planted variants leave every other file unchanged
     variants = simulate_variants.plant_variants(genome, offsets, chroms, genes, enh, sites, inter, motifs,
