@@ -141,3 +141,26 @@ def test_empty_or_missing_folder_is_an_input_error(tmp_path):
         write_summary(tmp_path)
     result = CliRunner().invoke(report_cli, ["summary", str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_encoder_pretraining_runs_get_their_own_section(results):
+    # An epi-train --model epinformer_encoder run (task "activity") is summarised by the R of
+    # its held-out windows' activity, between the expression models and the drivers.
+    root = results[0]
+    rng = np.random.default_rng(1)
+    run = root / "runs" / "epinformer_encoder_chrom12_fold1"
+    run.mkdir()
+    activity = rng.normal(size=50)
+    pd.DataFrame({"chrom": "chr1", "start": np.arange(50) * 1000, "end": np.arange(50) * 1000 + 256,
+                  "name": [f"w{i}" for i in range(50)], "activity": activity,
+                  "score": activity + rng.normal(0, 0.5, 50)}).to_csv(run / "predictions.tsv", sep="\t", index=False)
+    (run / "metrics.json").write_text(json.dumps({"model": "epinformer_encoder", "task": "activity"}))
+    _checkpoint(run / "model.pt", "epinformer_encoder", {"pearson_r": 0.9, "n": 50})
+    table = summarize(root)
+    row = _row(table, "activity", "epinformer_encoder")
+    expected = np.corrcoef(activity, pd.read_csv(run / "predictions.tsv", sep="\t")["score"])[0, 1]
+    assert row["pearson_r"] == pytest.approx(expected) and row["n"] == 50
+    assert list(table["section"].unique()) == ["pairs", "genes", "activity", "drivers"]
+    # the encoder's windows are not genes: the drivers stay scored on the EPInformer run's genes
+    assert "held-out genes: 8 genes" in _row(table, "drivers", "attention_abc")["run"]
+    assert "Encoder pre-training: held-out windows" in format_summary(table)

@@ -11,6 +11,8 @@ on exactly the rows each run held out:
   expression of the test genes next to two baselines of the same genes computed from the
   candidates in ``scores.tsv``: ABC's total enhancer input, log Σ activity × contact, and
   distance alone, log Σ 1 / distance;
+* encoder pre-training (task ``activity``, ``epinformer_encoder``): Pearson R of predicted and
+  observed activity of the held-out windows;
 * prioritisation (``scores.tsv`` of ``epi-prioritize epinformer``): the AUPRC of every score
   (attention, attention-ABC, ABC, knockout, distance) for the planted drivers of the
   simulation's ``truth.json``, over the candidates of the EPInformer runs' test genes (all
@@ -37,7 +39,7 @@ from epitools.training.quality import checkpoint_warning
 
 log = logging.getLogger(__name__)
 
-SECTIONS = ("pairs", "genes", "drivers")
+SECTIONS = ("pairs", "genes", "activity", "drivers")
 COLUMNS = ["section", "run", "score", "auroc", "auprc", "pearson_r", "n", "positives", "warning"]
 
 
@@ -56,7 +58,7 @@ def _runs(paths) -> list[tuple[Path, dict]]:
             metrics = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"cannot read run metrics: {exc}", path=path) from exc
-        if isinstance(metrics, dict) and metrics.get("task") in ("pairs", "genes") \
+        if isinstance(metrics, dict) and metrics.get("task") in ("pairs", "genes", "activity") \
                 and (path.parent / "predictions.tsv").is_file():
             runs.append((path.parent, metrics))
     return runs
@@ -98,9 +100,9 @@ def gene_baselines(scores: pd.DataFrame) -> pd.DataFrame:
 def gene_rows(run: Path, metrics: dict, scores: pd.DataFrame | None) -> list[dict]:
     """Pearson R of the model and of :func:`gene_baselines` on the test genes of one run."""
     pred = _read_tsv(run / "predictions.tsv")
-    target = next((c for c in ("expression", "label", "target") if c in pred), None)
+    target = next((c for c in ("expression", "activity", "label", "target") if c in pred), None)
     if target is None:
-        raise InputError("predictions.tsv of an expression run has no expression column",
+        raise InputError(f"predictions.tsv of a {metrics.get('task')} run has no expression or activity column",
                          path=run / "predictions.tsv")
     observed = pred[target].to_numpy(np.float64)
     rows = [{"score": metrics["model"], "pearson_r": pearson_r(observed, pred["score"].to_numpy(np.float64)),
@@ -127,7 +129,7 @@ def driver_rows(scores: pd.DataFrame, drivers: set, genes: set | None) -> tuple[
 
 def summarize(results) -> pd.DataFrame:
     """One row per (section, run, score) of a results folder: ``section`` is ``pairs``,
-    ``genes`` or ``drivers``; columns :data:`COLUMNS` (metrics NaN where not defined)."""
+    ``genes``, ``activity`` or ``drivers``; columns :data:`COLUMNS` (metrics NaN where not defined)."""
     root = Path(results)
     if not root.is_dir():
         raise InputError("not a results folder", path=root)
@@ -143,6 +145,9 @@ def summarize(results) -> pd.DataFrame:
             f"{name}: no model.pt"
         if metrics["task"] == "pairs":
             run_rows = pair_rows(run, metrics, abc)
+        elif metrics["task"] == "activity":
+            # the target is the windows' own measured activity: no candidate baseline applies
+            run_rows = gene_rows(run, metrics, None)
         else:
             run_rows = gene_rows(run, metrics, scores)
             predicted = _read_tsv(run / "predictions.tsv", usecols=lambda c: c == "gene")
@@ -170,17 +175,18 @@ def format_summary(table: pd.DataFrame) -> str:
     titles = {"pairs": "Pair models: held-out test pairs (ABC and distance on the same pairs)",
               "genes": "Expression models: held-out test genes, Pearson R of log expression "
                        "(baselines: ABC log Σ activity×contact, distance log Σ 1/distance)",
+              "activity": "Encoder pre-training: held-out windows, Pearson R of predicted and observed activity",
               "drivers": "Planted drivers (truth.json): AUPRC of each prioritisation score"}
     for section, part in table.groupby("section", sort=False):
         lines.append(titles.get(section, section))
         for run, block in part.groupby("run", sort=False):
             lines.append(f"  {run}")
             for row in block.itertuples():
-                if section == "genes":
+                if section in ("genes", "activity"):
                     figures = f"R {_fmt(row.pearson_r):>6}"
                 else:
                     figures = f"AUROC {_fmt(row.auroc):>5}  AUPRC {_fmt(row.auprc):>5}"
-                counts = f"n {row.n}" + (f", {row.positives} positive" if section != "genes" else "")
+                counts = f"n {row.n}" + (f", {row.positives} positive" if section not in ("genes", "activity") else "")
                 lines.append(f"    {row.score:<14} {figures}   ({counts})")
         lines.append("")
     warnings = [w for w in table["warning"].dropna()]
