@@ -8,7 +8,8 @@ sequence encoder pre-trained on element activity (the paper's pre-training), the
 interaction and predictor layers on cached embeddings (bench/prioritize_drivers.py), variant
 ``PE`` so that activity must come from sequence; per variant the driven gene's Δ expression.
 
-Slow (several minutes on a CPU; excluded from ``make test``).
+Slow (about 25 minutes on a CPU; excluded from ``make test``). The EPInformer half is a strict xfail:
+it fails today (AUROC ~0.5) and the marker turns it into a failure once it passes.
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def test_pair_model_ranks_motif_breaking_variants(scored):
     assert area >= 0.9 and negative >= 0.9, (area, negative)
 
 
+@pytest.mark.xfail(strict=True, reason="issue 20, open: the encoder pre-trained on this simulation's ~1,900 windows "
+                   "does not see single-SNV changes (README, Variant effects; bench/variant_encoder.py)")
 def test_epinformer_ranks_motif_breaking_variants(scored):
     e = scored["effects"]
     e = e[(e["status"] == "scored") & e["model"].str.startswith("epinformer")]
