@@ -1,14 +1,24 @@
-"""Pairs-table read speed: :func:`epitools.io.pairs.read_pairs` vs plain ``pandas.read_csv``.
+"""Pairs-table read speed: :func:`epitools.io.pairs.read_pairs` vs pandas' CSV and Parquet readers.
+
+TSV against ``pandas.read_csv`` (C and pyarrow engines), Parquet against ``pandas.read_parquet``.
 
 Builds a candidate-pairs table the way ``epi-candidates pairs`` writes it (every element within
 ``--max-distance`` of each gene's TSS, with the element and gene columns the chain carries:
 ``name class activity dnase h3k27ac gene_strand gene_id expression ...``) on a simulated
 genome of ``--chroms`` chromosomes with ``--elements`` elements and ``--genes`` genes (the
 defaults give ~1.56 M pairs, the size of ``bench/genome_scale.py``'s default preset), writes it
-with :func:`epitools.io.pairs.write_pairs`, then reads it with both readers alternately
-``--repeats`` times, each read in a fresh child process (no allocator or string-cache reuse
-between them). Reports the median wall and CPU seconds of each and their ratio (ours /
-pandas; <= 1.0 means at least as fast) as one JSON line.
+with :func:`epitools.io.pairs.write_pairs` as TSV and as Parquet, then reads it with every
+reader alternately ``--repeats`` times, each read in a fresh child process (no allocator or
+string-cache reuse between them). Reports the median wall and CPU seconds of each and the
+ratios (ours / theirs; <= 1.0 means at least as fast) as one JSON line: ``ratio_*`` against
+``pd.read_csv`` (C engine), ``ratio_*_pyarrow_csv`` against ``pd.read_csv(engine="pyarrow")``,
+``ratio_*_python_str`` against the C engine with pandas' text as Python strings
+(``mode.string_storage="python"``, what pandas gives without pyarrow), ``parquet_ratio_*`` of
+``read_pairs`` on the Parquet table against ``pd.read_parquet``.
+
+``read_pairs`` returns validated canonical tables whose text columns are Python ``str``
+(``object``); the pandas readers return unvalidated frames (with pyarrow installed, pandas 3
+keeps text in Arrow buffers, no Python objects).
 
     OMP_NUM_THREADS=1 nice -n 10 python bench/table_io.py [--elements 13000 --genes 1440]
 """
@@ -64,13 +74,24 @@ def simulate_table(n_chroms: int, chrom_size: int, n_elements: int, n_genes: int
 
 def child(reader: str, path: str) -> None:
     """One read in this process: wall and CPU seconds, rows and columns, as JSON."""
-    if reader == "ours":
+    if reader in ("ours", "ours_parquet"):
         from epitools.io.pairs import read_pairs
 
         read = read_pairs
-    else:
+    elif reader == "pandas":
         def read(p):
             return pd.read_csv(p, sep="\t")
+    elif reader == "pandas_python_str":
+        # pandas' text as Python strings, as without pyarrow (and as read_pairs returns text)
+        pd.set_option("mode.string_storage", "python")
+
+        def read(p):
+            return pd.read_csv(p, sep="\t")
+    elif reader == "pandas_pyarrow":
+        def read(p):
+            return pd.read_csv(p, sep="\t", engine="pyarrow")
+    else:
+        read = pd.read_parquet
     t0, c0 = time.perf_counter(), time.process_time()
     table = read(path)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -92,27 +113,43 @@ def main(argv=None) -> None:
         child(*args.child)
         return
     with tempfile.TemporaryDirectory(prefix="table_io-") as work:
+        from epitools.io.pairs import read_pairs, write_pairs
+
         path = args.table
         if path is None:
-            from epitools.io.pairs import write_pairs
-
             path = os.path.join(work, "pairs.tsv")
-            write_pairs(simulate_table(args.chroms, args.chrom_size, args.elements, args.genes,
-                                       args.max_distance), path)
-        runs = {"ours": [], "pandas": []}
+            table = simulate_table(args.chroms, args.chrom_size, args.elements, args.genes, args.max_distance)
+            write_pairs(table, path)
+        else:
+            table = read_pairs(path)
+        parquet = os.path.join(work, "pairs.parquet")
+        write_pairs(table, parquet)
+        del table
+        sources = {"pandas": path, "ours": path, "pandas_python_str": path, "pandas_pyarrow": path,
+                   "pandas_parquet": parquet, "ours_parquet": parquet}
+        runs = {reader: [] for reader in sources}
         for _ in range(args.repeats):
-            for reader in ("pandas", "ours"):
-                out = subprocess.run([sys.executable, str(BENCH), "--child", reader, path],
+            for reader, source in sources.items():
+                out = subprocess.run([sys.executable, str(BENCH), "--child", reader, source],
                                      check=True, capture_output=True, text=True).stdout
                 runs[reader].append(json.loads(out.strip().splitlines()[-1]))
         med = {r: {k: float(np.median([x[k] for x in runs[r]])) for k in ("wall_s", "cpu_s")} for r in runs}
+
+        def ratio(ours, theirs, key):
+            return round(med[ours][key] / med[theirs][key], 3)
+
         print(json.dumps({
             "bench": "table_io", "rows": runs["ours"][0]["rows"], "mb": round(os.path.getsize(path) / 2 ** 20, 1),
-            "repeats": args.repeats,
-            "ours_wall_s": round(med["ours"]["wall_s"], 3), "pandas_wall_s": round(med["pandas"]["wall_s"], 3),
-            "ours_cpu_s": round(med["ours"]["cpu_s"], 3), "pandas_cpu_s": round(med["pandas"]["cpu_s"], 3),
-            "ratio_wall": round(med["ours"]["wall_s"] / med["pandas"]["wall_s"], 3),
-            "ratio_cpu": round(med["ours"]["cpu_s"] / med["pandas"]["cpu_s"], 3),
+            "parquet_mb": round(os.path.getsize(parquet) / 2 ** 20, 1), "repeats": args.repeats,
+            **{f"{r}_{k}": round(med[r][k], 3) for r in runs for k in ("wall_s", "cpu_s")},
+            "ratio_wall": ratio("ours", "pandas", "wall_s"), "ratio_cpu": ratio("ours", "pandas", "cpu_s"),
+            "ratio_wall_python_str": ratio("ours", "pandas_python_str", "wall_s"),
+            "ratio_cpu_python_str": ratio("ours", "pandas_python_str", "cpu_s"),
+            "ratio_wall_pyarrow_csv": ratio("ours", "pandas_pyarrow", "wall_s"),
+            "ratio_cpu_pyarrow_csv": ratio("ours", "pandas_pyarrow", "cpu_s"),
+            "parquet_ratio_wall": ratio("ours_parquet", "pandas_parquet", "wall_s"),
+            "parquet_ratio_cpu": ratio("ours_parquet", "pandas_parquet", "cpu_s"),
+            "parquet_vs_csv_wall": ratio("ours_parquet", "ours", "wall_s"),
             "all_runs": {r: [round(x["wall_s"], 3) for x in runs[r]] for r in runs},
         }), flush=True)
 

@@ -39,6 +39,13 @@ Formats (``format=``; ``"auto"`` detects from the header, columns and file name)
     an enhancer window BED and a promoter window BED in the same row order plus an optional
     labels file (one 0/1 per line); see :func:`read_window_pairs`.
 
+Parquet: a file whose name ends in ``.parquet`` is read as a Parquet table with the column
+names of the canonical, BEDPE, TargetFinder or inline-sequence layouts (detected from its
+schema), and :func:`write_pairs` / :func:`write_pairs_stream` write one for such an output
+name. It reads to the same canonical table as the text it was written from, through the same
+checks; errors name the 1-based row number as the "line" (and say so). Streamed reads
+(:func:`iter_pairs`) go a row group at a time.
+
 ``pair_id`` when the source has none: ``"{enhancer_chrom}:{enhancer_start}-{enhancer_end}|"
 "{promoter_chrom}:{promoter_start}-{promoter_end}"`` (canonical coordinates); the k-th repeat
 (k >= 2) of the same coordinates in one file gets the suffix ``#k``, so ids are unique, stable
@@ -47,6 +54,11 @@ and independent of the chunk size.
 Every error in the input raises :class:`~epitools.errors.InputError` naming the file, the
 1-based line in that file (header included) and the field; a bad argument raises
 :class:`~epitools.errors.UsageError`.
+
+A whole-table text read (:func:`read_pairs`) parses once without a dtype map (pandas 3's
+parallel reader), then makes the text columns ``object``; a file that parse rejects is read
+again with the column types given, which names the bad line. :func:`iter_pairs` with a
+chunk size reads through pandas' chunked reader.
 
 Modules: :mod:`.columns` (canonical column names), :mod:`.text` (plain/gzip text access and
 line-numbered chunks), :mod:`.detect` (format detection and layouts), :mod:`.read`

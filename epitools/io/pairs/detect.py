@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from epitools.errors import InputError, UsageError
 from epitools.io.pairs.columns import BEDPE_COLUMNS, BENGI_COLUMNS, COORD_COLUMNS, FORMATS
 from epitools.io.pairs.text import (
@@ -47,6 +49,26 @@ def _headerless_format(fields: list[str]) -> str | None:
     return None
 
 
+def is_parquet(path) -> bool:
+    """Whether ``path`` names a Parquet table (by its ``.parquet`` suffix, any case)."""
+    return os.fspath(path).lower().endswith(".parquet")
+
+
+def parquet_names(path) -> list[str]:
+    """Column names of the Parquet table ``path``; an unreadable file is an :class:`InputError`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError("file not found", path=path)
+    try:
+        names = list(pq.read_schema(path).names)
+    except (pa.ArrowException, OSError) as err:
+        raise InputError(f"not a readable Parquet table ({err})", path=path) from None
+    return unique_names(names, path, None)
+
+
 def _comment_fields(comment: str) -> list[str]:
     return split_fields(comment.lstrip("#"), delimiter(comment))
 
@@ -59,6 +81,13 @@ def detect_format(path) -> str:
     InputError
         When no known layout matches the header or first data line.
     """
+    if is_parquet(path):
+        fmt = _header_format(parquet_names(path))
+        if fmt is None:
+            raise InputError("cannot detect the pairs format of a Parquet table (expected canonical, "
+                             "BEDPE, TargetFinder or inline-sequence column names); pass format= one of "
+                             f"{', '.join(FORMATS)}", path=path)
+        return fmt
     comments, lines, skip = sniff(path)
     first = lines[0]
     sep = delimiter(first)
@@ -85,7 +114,19 @@ def resolve_format(path, format: str, promoter_bed) -> str:
 
 
 def table_layout(path, fmt: str) -> TableLayout:
-    """Delimiter, column names and leading lines of a single-file table of format ``fmt``."""
+    """Delimiter, column names and leading lines of a single-file table of format ``fmt``.
+
+    A Parquet table has no delimiter (``sep=""``) and no leading lines (``skip=0``).
+    """
+    if is_parquet(path):
+        if fmt == "windows":
+            raise UsageError("window-BED pairs cannot be read from a Parquet table")
+        names = parquet_names(path)
+        missing = [name for name in BENGI_COLUMNS if name not in names] if fmt == "bengi" else []
+        if missing:
+            raise InputError(f"missing required column '{missing[0]}' (a BENGI table as Parquet needs "
+                             f"the columns {', '.join(BENGI_COLUMNS)})", path=path, field=missing[0])
+        return TableLayout(path, "", names, 0)
     comments, lines, skip = sniff(path)
     first = lines[0]
     sep = delimiter(first)

@@ -7,6 +7,7 @@ import contextlib
 import gzip
 import os
 import re
+import warnings
 import zlib
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -165,31 +166,106 @@ def text_columns(layout: TableLayout, max_rows: int = 5) -> set[str]:
     return found
 
 
-def read_raw_chunks(layout: TableLayout, chunksize: int, str_columns=(), int_columns=()) -> Iterator[pd.DataFrame]:
+def _is_text_column(column: pd.Series) -> bool:
+    """Whether the parser kept every value of ``column`` as its text (or missing)."""
+    if isinstance(column.dtype, pd.StringDtype):
+        return True
+    # pandas 2 infers text as object; a column whose chunks inferred differently mixes types
+    return column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty")
+
+
+def as_objects(column: pd.Series) -> np.ndarray:
+    """Values of a text column as plain Python ``str`` (missing as NaN), shape (n,) object.
+
+    Columns that repeat few values (chromosomes, genes, classes) are factorised first, so each
+    distinct value becomes one Python object shared by its rows, as in the typed read's object
+    columns; the validator's run comparisons then mostly compare identical objects.
+    """
+    if column.dtype == object:
+        return column.to_numpy()
+    # a strided sample guesses the cardinality: factorising all-distinct ids (pair_id) costs
+    # ~4x converting them directly, factorising names that repeat ~3x less
+    sample = column.iloc[:: max(1, len(column) // 2048)]
+    if sample.nunique() < 0.95 * len(sample):
+        codes, uniques = pd.factorize(column)
+        # code -1 (missing) picks the NaN appended last
+        return np.append(np.asarray(uniques, dtype=object), np.nan)[codes]
+    return column.to_numpy(dtype=object, na_value=np.nan)
+
+
+def _untyped_read(source, options: dict, str_columns: set, compression) -> pd.DataFrame:
+    """The whole table parsed without a dtype map, text columns then made ``object``.
+
+    pandas 3's reader takes its parallel, arrow-string path only without a dtype map (on
+    1.56 M rows the map costs ~1.2 s, mostly concatenating per-block object arrays). The
+    values equal those of the typed read: numbers are parsed by the same C converter, and a
+    column of ``str_columns`` whose text was not kept throughout (all numeric-looking names,
+    all missing, or chunks inferred differently) is parsed again as text.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = pd.read_csv(source, compression=compression, **{**options, "dtype": None})
+    for warning in caught:
+        # "Columns (3: pair_id, 12: flag) have mixed types": blocks of a text column that parsed
+        # as numbers are read again below; the typed read warns only about the other columns
+        named = re.findall(r"\d+: ([^,)]+)", str(warning.message))
+        if not issubclass(warning.category, pd.errors.DtypeWarning) or set(named) - str_columns:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    retype = []
+    for name in _in_order(table.columns, str_columns):
+        if _is_text_column(table[name]):
+            table[name] = pd.Series(as_objects(table[name]), index=table.index, dtype=object, copy=False)
+        else:
+            retype.append(name)
+    if retype:
+        again = pd.read_csv(source, compression=compression,
+                            **{**options, "dtype": dict.fromkeys(retype, object), "usecols": retype})
+        for name in retype:
+            table[name] = again[name]
+    return table
+
+
+def _in_order(columns, wanted) -> list[str]:
+    """The names of ``columns`` that are in ``wanted``, in column order."""
+    wanted = set(wanted)
+    return [name for name in columns if name in wanted]
+
+
+def read_raw_chunks(layout: TableLayout, chunksize: int, str_columns=(), int_columns=(),
+                    fast: bool = True) -> Iterator[pd.DataFrame]:
     """Yield raw string-typed chunks of ``layout`` with a ``_line`` column (1-based file line).
 
     Blank lines are read (so line numbers stay exact) and dropped afterwards. A whole-table
-    read of a plain file parses ``int_columns`` as int64 first (the coordinates: measured
-    ~0.7 of ~4 CPU seconds less on 1.56 M rows than letting the parser infer them); a value
-    that is not a plain integer (a blank line, ``NA``, ``1e3``, text) makes it parse again
-    untyped, so the checks name the bad line as before.
+    read of a plain or gzip file read by path (``fast``) parses without a dtype map and makes
+    the text columns ``object`` afterwards (:func:`_untyped_read`); should that parse fail, the
+    table is read again as before: ``int_columns`` as int64 first (the coordinates), then, on a
+    value that is not a plain integer (a blank line, ``NA``, ``1e3``, text), untyped, so the
+    checks name the bad line. ``fast=False`` skips the first parse (the tests compare both).
     """
     # object, not the str dtype: names stay plain Python strings, several times faster to check
     dtype = {name: object for name in layout.names if name in set(str_columns)}
     fh = open_text(layout.path)
     try:
         skipped = [fh.readline() for _ in range(layout.skip)]
-        source, skiprows = fh, None
-        if not _is_gzip(layout.path) and not any('"' in line for line in skipped):
-            # a plain file goes to the C parser by path: it reads and decodes the bytes itself,
-            # ~15% faster than through a Python text stream
+        source, skiprows, compression = fh, None, None
+        if not any('"' in line for line in skipped):
+            # the C parser reads a file by path: it reads and decodes the bytes itself, ~15%
+            # faster than through a Python text stream (gzip by content, whatever the suffix)
             source, skiprows = layout.path, layout.skip
+            compression = "gzip" if _is_gzip(layout.path) else None
         options = dict(sep=layout.sep, header=None, names=layout.names, dtype=dtype, skiprows=skiprows,
                        skip_blank_lines=False, keep_default_na=False, na_values=_NA_VALUES,
-                       comment=None, quotechar='"', index_col=False)
+                       comment=None, quotechar='"', index_col=False, compression=compression)
 
         def parts():
             if chunksize >= WHOLE_TABLE:
+                if fast and source is layout.path:
+                    try:
+                        yield _untyped_read(source, {k: v for k, v in options.items() if k != "compression"},
+                                            set(str_columns), compression)
+                        return
+                    except (pd.errors.ParserError, ValueError, OverflowError, TypeError):
+                        pass  # the reads below name the bad line
                 # one call: pandas' chunked reader costs ~30% more CPU for the same table
                 typed = {name: "int64" for name in layout.names if name in set(int_columns)}
                 if typed and source is layout.path:  # a path can be parsed twice, a stream cannot

@@ -1,4 +1,5 @@
-"""Write canonical pairs tables as canonical TSV, BEDPE or TargetFinder CSV, atomically."""
+"""Write canonical pairs tables as canonical TSV, BEDPE or TargetFinder CSV, atomically; as a
+Parquet table (the same columns) when the output name ends in ``.parquet``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from epitools.errors import InputError, UsageError
 from epitools.io.atomic import atomic_path
 from epitools.io.pairs.columns import COORD_COLUMNS, canonical_order
 from epitools.io.pairs.delimited import open_output, write_delimited, write_rows
+from epitools.io.pairs.detect import is_parquet
 
 log = logging.getLogger(__name__)
+# rows per Parquet row group: a streamed read holds one group (~25 MB of Arrow buffers for
+# the 21-column candidate table of bench/table_io.py)
+PARQUET_ROW_GROUP = 2 ** 17
 
 
 def write_pairs(df: pd.DataFrame, path, format: str = "canonical") -> None:
@@ -23,7 +28,8 @@ def write_pairs(df: pd.DataFrame, path, format: str = "canonical") -> None:
     df : pandas.DataFrame
         Canonical table (as returned by :func:`read_pairs`).
     path : str or os.PathLike
-        Output file.
+        Output file; a name ending in ``.parquet`` writes a Parquet table with the columns
+        the text layout would have (BEDPE's ``#chrom1`` named ``chrom1``).
     format : {"canonical", "bedpe", "targetfinder"}
         ``canonical``: tab-separated with header. ``bedpe``: a ``#chrom1 ...`` header line, then
         ``chrom1 start1 end1 chrom2 start2 end2 name score strand1 strand2`` and the remaining
@@ -32,8 +38,13 @@ def write_pairs(df: pd.DataFrame, path, format: str = "canonical") -> None:
     """
     table, sep = _layout(df, path, format)
     with atomic_path(path) as tmp:
-        # the bytes of table.to_csv(sep=sep, index=False), formatted a column at a time
-        write_delimited(table, tmp, sep=sep, gzipped=os.fspath(path).endswith(".gz"))
+        if is_parquet(path):
+            import pyarrow.parquet as pq
+
+            pq.write_table(_arrow_table(table, path), tmp, row_group_size=PARQUET_ROW_GROUP)
+        else:
+            # the bytes of table.to_csv(sep=sep, index=False), formatted a column at a time
+            write_delimited(table, tmp, sep=sep, gzipped=os.fspath(path).endswith(".gz"))
     log.info("wrote %d pairs to %s", len(table), os.fspath(path))
 
 
@@ -43,6 +54,8 @@ def write_pairs_stream(frames, path, format: str = "canonical") -> int:
     Memory holds one frame; the output is what :func:`write_pairs` writes for their
     concatenation. Returns the number of rows written.
     """
+    if is_parquet(path):
+        return _write_parquet_stream(frames, path, format)
     rows, columns = 0, None
     with atomic_path(path) as tmp, open_output(tmp, os.fspath(path).endswith(".gz")) as handle:
         for frame in frames:
@@ -55,6 +68,57 @@ def write_pairs_stream(frames, path, format: str = "canonical") -> int:
                                  f"with columns {columns}", path=path)
             write_rows(table, handle, sep, header=first)
             rows += len(table)
+    log.info("wrote %d pairs to %s", rows, os.fspath(path))
+    return rows
+
+
+def _arrow_table(table: pd.DataFrame, path, schema=None):
+    """``table`` as an Arrow table (no index), with ``schema`` when given; a column Arrow
+    cannot type (mixed values in one ``object`` column) is an :class:`InputError`."""
+    import pyarrow as pa
+
+    # a table read here carries its file lines in attrs, which Parquet metadata cannot hold
+    table = table.rename(columns={"#chrom1": "chrom1"}) if "#chrom1" in table.columns else table.copy(deep=False)
+    table.attrs = {}
+    try:
+        return pa.Table.from_pandas(table, schema=schema, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, TypeError) as err:
+        raise InputError(f"cannot write this table as Parquet: {err}", path=path) from None
+
+
+def _write_parquet_stream(frames, path, format: str) -> int:
+    """:func:`write_pairs_stream` for a ``.parquet`` output: one row group (or more) per frame,
+    every frame converted to the first one's schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, schema, writer = 0, None, None
+    with atomic_path(path) as tmp:
+        try:
+            for frame in frames:
+                table, _ = _layout(frame, path, format)
+                if schema is None:
+                    first = _arrow_table(table, path)
+                    # a column missing throughout the first frame has no type yet: text is the
+                    # only type a later frame's values of an object column can take
+                    schema = pa.schema([field.with_type(pa.string()) if pa.types.is_null(field.type) else field
+                                        for field in first.schema], metadata=first.schema.metadata)
+                    writer = pq.ParquetWriter(tmp, schema)
+                elif ["chrom1" if c == "#chrom1" else c for c in table.columns] != schema.names:
+                    raise InputError(f"cannot append a part with columns {list(table.columns)} to a table "
+                                     f"with columns {schema.names}", path=path)
+                part = _arrow_table(table, path, schema=schema)
+                writer.write_table(part, row_group_size=PARQUET_ROW_GROUP)
+                rows += len(table)
+            if writer is None:
+                # no frames: a table of no rows with the coordinate columns, as the text
+                # writer leaves an empty file
+                empty = pd.DataFrame({c: pd.Series(dtype=object if c.endswith("_chrom") else "int64")
+                                      for c in COORD_COLUMNS})
+                pq.write_table(_arrow_table(_layout(empty, path, format)[0], path), tmp)
+        finally:
+            if writer is not None:
+                writer.close()
     log.info("wrote %d pairs to %s", rows, os.fspath(path))
     return rows
 
