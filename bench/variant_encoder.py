@@ -9,13 +9,15 @@ copy-breaking variant lowers it), this script
 * simulates the acceptance data set of ``tests/test_variants_acceptance.py`` with varied copies
   (and, with ``--pretrain-chroms N``, a second one of N chromosomes, another seed, to pre-train
   on more windows);
-* pre-trains the encoder on ``1 - --held-out`` of the pre-training windows (6 epochs, as the test);
+  or, with ``--library N``, pre-trains on the simulation's activity library of N windows
+  (``epi-simulate --activity-library``: varied and broken copies, MPRA-like);
+* pre-trains the encoder on ``1 - --held-out`` of the pre-training windows (``--epochs``);
 * prints, as one JSON line: the fit and held-out Pearson r of predicted vs observed log activity,
   the mean observed and predicted log activity per copy number, and for the enhancer SNVs of
   ``truth.json`` (motif-breaking vs neutral) the AUROC of |Δ predicted activity| and the
   fraction of breaking SNVs with a negative Δ.
 
-    OMP_NUM_THREADS=2 python bench/variant_encoder.py [--pretrain-chroms 40]
+    OMP_NUM_THREADS=2 python bench/variant_encoder.py [--pretrain-chroms 40 | --library 20000 --epochs 5]
 """
 
 from __future__ import annotations
@@ -31,18 +33,21 @@ import numpy as np
 WINDOW = 256
 
 
-def _windows(sim: Path):
-    """Element table, (n, WINDOW) codes, the window start of each element and log activity."""
+def _windows(sim: Path, prefix: str = "elements", genome_name: str = "genome.fa"):
+    """Element table, (n, WINDOW) codes, the window start of each element and log activity
+    (of ``prefix``.bed on ``genome_name``: the elements, or the activity library)."""
     import pandas as pd
 
-    from epitools.data.windows import centred_windows
+    from epitools.data.windows import centered_starts, centred_windows
     from epitools.io.genome import Genome
 
-    elements = pd.read_csv(sim / "elements.bed", sep="\t", header=None,
+    elements = pd.read_csv(sim / f"{prefix}.bed", sep="\t", header=None,
                            names=["chrom", "start", "end", "name", "dnase", "h3k27ac"])
-    with Genome(sim / "genome.fa") as genome:
-        codes, inside = centred_windows(genome, elements["chrom"], elements["start"], elements["end"], WINDOW)[:2]
-    window_start = elements["start"].to_numpy() - np.asarray(inside)[:, 0]
+    with Genome(sim / genome_name) as genome:
+        codes = centred_windows(genome, elements["chrom"], elements["start"], elements["end"], WINDOW)[0]
+    # not start minus the element's offset in its window: that offset is clipped to 0 for
+    # elements longer than the window
+    window_start = centered_starts(elements["start"], elements["end"], WINDOW)
     activity = np.log(np.sqrt(elements["dnase"] * elements["h3k27ac"])).to_numpy()
     return elements, codes, window_start, activity
 
@@ -81,6 +86,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pretrain-chroms", type=int, default=0,
                         help="pre-train on a second simulation of this many 1 Mb chromosomes (0: on this one)")
+    parser.add_argument("--library", type=int, default=0,
+                        help="pre-train on an activity library of this many windows (0: on elements)")
     parser.add_argument("--held-out", type=float, default=0.2, help="fraction of pre-training windows held out")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--workdir")
@@ -90,27 +97,30 @@ def main(argv=None) -> dict:
     from epitools.models.epinformer_encoder import pretrain_sequence_encoder
     from epitools.training.metrics import auroc
 
-    def config(n_chroms):
-        return SimulationConfig.tiny(n_chroms=n_chroms, chrom_size=1_000_000, n_genes=100 * n_chroms,
+    def config(n_chroms, library=0):
+        return SimulationConfig.tiny(activity_library=library, n_chroms=n_chroms, chrom_size=1_000_000, n_genes=100 * n_chroms,
                                      negatives_per_positive=2, noise=0.0, motif_copies=3,
                                      inactive_fraction=0.3, motif_copies_min=1)
 
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(args.workdir or scratch)
-        sim = work / f"dosage_{args.seed}"
+        sim = work / f"dosage_{args.seed}_{args.library}"
         if not (sim / "truth.json").exists():
-            simulate(sim, seed=args.seed, config=config(8), overwrite=True)
+            simulate(sim, seed=args.seed, config=config(8, args.library), overwrite=True)
         elements, codes, window_start, activity = _windows(sim)
         source = sim
         if args.pretrain_chroms:
             source = work / f"dosage_{args.seed + 1}_{args.pretrain_chroms}"
             if not (source / "truth.json").exists():
                 simulate(source, seed=args.seed + 1, config=config(args.pretrain_chroms), overwrite=True)
-        _, train_codes, _, train_activity = _windows(source)
+        if args.library:
+            _, train_codes, _, train_activity = _windows(sim, "activity_library", "activity_library.fa")
+        else:
+            _, train_codes, _, train_activity = _windows(source)
         held = np.random.default_rng(0).random(len(train_activity)) < args.held_out
         t0 = time.perf_counter()
         encoder = pretrain_sequence_encoder(train_codes[~held], train_activity[~held], epochs=args.epochs,
-                                            batch_size=64, seed=0)
+                                            batch_size=128 if args.library else 64, seed=0)
         seconds = time.perf_counter() - t0
         fitted = _predict(encoder, train_codes)
         predicted = _predict(encoder, codes)
@@ -127,8 +137,8 @@ def main(argv=None) -> dict:
                  "auroc_abs_delta": round(float(auroc(breaking, np.abs(delta))), 3),
                  "breaking_negative": round(float((delta[breaking] < 0).mean()), 3)},
     }
-    if args.pretrain_chroms:
-        result["other_simulation_r"] = round(float(np.corrcoef(predicted, activity)[0, 1]), 3)
+    if args.pretrain_chroms or args.library:
+        result["elements_r"] = round(float(np.corrcoef(predicted, activity)[0, 1]), 3)
     print(json.dumps(result))
     return result
 

@@ -350,3 +350,63 @@ def test_motif_copies_min_must_not_exceed_motif_copies(tmp_path):
                                                "--motif-copies", "2", "--motif-copies-min", "3"])
     assert result.exit_code == 2 and "motif_copies_min" in result.output
     assert not (tmp_path / "sim").exists()
+
+
+def test_activity_library_varies_and_breaks_copies_and_activity_follows_the_intact_ones(tmp_path):
+    # epi-simulate --activity-library: windows for EPInformer's encoder pre-training in which
+    # a copy broken by one base counts as lost, as a motif-breaking variant's copy does
+    out = tmp_path / "sim"
+    result = CliRunner().invoke(simulate_cli, ["--out", str(out), "--seed", "3", "--preset", "tiny",
+                                               "--motif-copies", "3", "--activity-library", "2000"])
+    assert result.exit_code == 0, result.output
+    assert _truth(out)["parameters"]["activity_library"] == 2000
+    bed = pd.read_csv(out / "activity_library.bed", sep="\t", header=None, names=BED_ELEMENTS)
+    sites = pd.read_csv(out / "activity_library_sites.tsv", sep="\t")
+    assert len(bed) == len(sites) == 2004  # a whole number of windows per library chromosome
+    assert ((bed["end"] - bed["start"]) == 256).all() and bed["name"].is_unique
+    assert set(bed["chrom"]) == {f"chr{i}" for i in range(1, 13)}  # its own contigs: chrom12 folds split it
+    unbound = sites["family"] == -1
+    assert 0.2 < unbound.mean() < 0.4 and (sites.loc[unbound, "copies"] == 0).all()
+    assert set(sites.loc[~unbound, "copies"]) == {1, 2, 3}
+    assert (sites["intact"] <= sites["copies"]).all()
+    broken = (sites["copies"] - sites["intact"]).sum() / sites["copies"].sum()
+    assert 0.25 < broken < 0.35
+
+    activity = np.log(bed["dnase"] * bed["h3k27ac"]) / 2
+    by_intact = activity[~unbound].groupby(sites.loc[~unbound, "intact"].to_numpy()).mean()
+    # log(intact/3) on average; no intact copy reads as unbound (log 0.25)
+    assert by_intact[1] < by_intact[2] < by_intact[3]
+    assert abs(by_intact[0] - activity[unbound].mean()) < 0.15
+
+    # a broken copy scores below an intact one: its one changed base sits in an informative column
+    import pyfaidx
+
+    fa = pyfaidx.Fasta(str(out / "activity_library.fa"))
+    motifs = {m.jaspar_id: m for m in simulate_motifs.load_motifs(
+        list(simulate_motifs.ENHANCER_MOTIFS) + list(simulate_motifs.PROMOTER_MOTIFS))}
+    single = sites[sites["copies"] == 1]
+    for motif_id, rows in single.groupby("motif_id"):
+        codes = np.stack([LUT[np.frombuffer(str(fa[c][s:e]).encode(), np.uint8)]
+                          for c, s, e in bed.loc[rows.index, ["chrom", "start", "end"]].itertuples(index=False)])
+        scores = simulate_motifs.max_scores(motifs[motif_id], codes)
+        intact = rows["intact"].to_numpy() == 1
+        assert scores[~intact].mean() < scores[intact].mean() - 2, motif_id
+
+
+def test_activity_library_is_an_epi_encode_activity_input(tmp_path):
+    from epitools.cli.encode import main as encode_cli
+
+    out = tmp_path / "sim"
+    simulate(out, seed=0, config=SimulationConfig.tiny(activity_library=48))
+    result = CliRunner().invoke(encode_cli, ["activity", "--elements", str(out / "activity_library.bed"),
+                                             "--genome", str(out / "activity_library.fa"),
+                                             "--out", str(tmp_path / "activity.h5")])
+    assert result.exit_code == 0, result.output
+    import h5py
+
+    with h5py.File(tmp_path / "activity.h5") as h5:
+        assert h5["sequence"].shape == (96, 256)  # with the reverse complements
+
+
+def test_no_activity_library_by_default(simulated):
+    assert not list(simulated.glob("activity_library*"))

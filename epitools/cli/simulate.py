@@ -41,6 +41,12 @@ def _cell_types(ctx, param, value):
               help="Vary the planted copies per element uniformly from this number to "
                    "--motif-copies; activity scales with them (motif dosage). [default: unset, "
                    "every element carries --motif-copies]")
+@click.option("--activity-library", type=click.IntRange(min=0), default=None,
+              help="Also write an activity library of this many 256-bp windows with varied and "
+                   "broken motif copies (activity_library.fa/.bed), to pre-train EPInformer's "
+                   "sequence encoder on with epi-encode activity. [default 0: none]")
+@click.option("--library-break-fraction", type=click.FloatRange(0, 1), default=None,
+              help="Probability that a library window's motif copy is broken by one base. [default 0.3]")
 @click.option("--noise", type=click.FloatRange(0, 1), default=None,
               help="Decoy-motif probability per element and background motif density. [default 0.15]")
 @click.option("--unclean-fraction", type=click.FloatRange(0, 1), default=None,
@@ -53,12 +59,14 @@ def _cell_types(ctx, param, value):
 @click.option("--cell-types", callback=_cell_types, default=None,
               help="Comma-separated cell type names; interactions differ between them. [default SIM]")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
-def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, motif_copies, motif_copies_min, noise,
+def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, motif_copies, motif_copies_min, activity_library,
+         library_break_fraction, noise,
          unclean_fraction, inactive_fraction, negatives_per_positive, cell_types, force):
     overrides = {k: v for k, v in {
         "n_chroms": n_chroms, "chrom_size": chrom_size, "n_genes": n_genes,
         "motif_strength": motif_strength, "motif_copies": motif_copies,
-        "motif_copies_min": motif_copies_min, "noise": noise, "unclean_fraction": unclean_fraction,
+        "motif_copies_min": motif_copies_min, "activity_library": activity_library,
+        "library_break_fraction": library_break_fraction, "noise": noise, "unclean_fraction": unclean_fraction,
         "inactive_fraction": inactive_fraction,
         "negatives_per_positive": negatives_per_positive, "cell_types": cell_types,
     }.items() if v is not None}

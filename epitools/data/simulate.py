@@ -27,6 +27,9 @@ run on without a human genome:
   expected sign.
 - ``variants.vcf.gz`` (+ ``.tbi``): motif-breaking, neutral and outside-window SNVs and indels
   (:mod:`epitools.data.simulate_variants`).
+- with ``activity_library`` > 0: ``activity_library.fa``/``.bed``/``_sites.tsv``, windows with
+  varied and broken motif copies to pre-train EPInformer's sequence encoder on
+  (:mod:`epitools.data.simulate_library`).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import pandas as pd
 
 from epitools import __version__
 from epitools.data import simulate_hic, simulate_motifs, simulate_tracks, simulate_variants
-from epitools.data import simulate_files
+from epitools.data import simulate_files, simulate_library
 from epitools.data import simulate_signals
 # PAIR_COLUMNS and SimulationConfig are part of this module's API (``from ...simulate import``)
 from epitools.data.simulate_config import (HALF_LIFE_WEIGHTS, N_HALF_LIFE_FEATURES, PAIR_COLUMNS,  # noqa: F401
@@ -61,6 +64,7 @@ _BACKGROUND_SITES_PER_KB = 0.5
 # Planted copies of an element's family motif (plus a decoy slot) spread over this many bp
 # around its centre: inside the shortest enhancer, and inside any window a model reads.
 _MOTIF_CORE = 240
+LIBRARY_WINDOW = 256  # EPInformer's pre-training window
 
 
 def _stream(seed: int, stage: int) -> np.random.Generator:
@@ -436,6 +440,10 @@ def simulate(out_dir, seed: int = 0, config: SimulationConfig | None = None,
         summary["files"] = summary["files"] + ["hic.hic"]
         summary["files"] = summary["files"] + simulate_signals.write_signal_tracks(
             tmp, pairs, chroms, chrom_sizes, _stream(seed, 21))
+        if cfg.activity_library:
+            codes, library = simulate_library.library_windows(cfg, motifs, cfg.activity_library, LIBRARY_WINDOW,
+                                                              cfg.library_break_fraction, _stream(seed, 23))
+            summary["files"] = summary["files"] + simulate_library.write_library(tmp, codes, library, motifs)
     bar.update()
     bar.close()
 

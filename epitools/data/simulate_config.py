@@ -45,6 +45,11 @@ class SimulationConfig:
     ``motif_copies``] and its activity scales with that number, which is what lets a model
     trained on activity or expression learn that each copy counts; unset, every bound element
     carries ``motif_copies`` copies and activity does not vary with them.
+
+    ``activity_library`` > 0 also writes an activity library of that many 256-bp windows
+    (:mod:`epitools.data.simulate_library`): varied copies, of which ``library_break_fraction``
+    are broken by one base, to pre-train EPInformer's sequence encoder on, as the paper
+    pre-trains on genome-wide activity.
     """
 
     n_chroms: int = 12
@@ -86,6 +91,8 @@ class SimulationConfig:
     expression_noise: float = 0.15
     enhancer_motifs: tuple = field(default=simulate_motifs.ENHANCER_MOTIFS)
     promoter_motifs: tuple = field(default=simulate_motifs.PROMOTER_MOTIFS)
+    activity_library: int = 0
+    library_break_fraction: float = 0.3
 
     @classmethod
     def default(cls, **overrides) -> "SimulationConfig":
@@ -144,7 +151,9 @@ class SimulationConfig:
             problems.append("motif_copies must be >= 1")
         if self.motif_copies_min is not None and not 1 <= self.motif_copies_min <= self.motif_copies:
             problems.append("motif_copies_min must be in [1, motif_copies]")
-        for name in ("noise", "unclean_fraction", "inactive_fraction", "overlap_fraction", "driver_gene_fraction",
+        if self.activity_library < 0:
+            problems.append("activity_library must be >= 0")
+        for name in ("library_break_fraction", "noise", "unclean_fraction", "inactive_fraction", "overlap_fraction", "driver_gene_fraction",
                      "shared_interactions"):
             if not 0 <= getattr(self, name) <= 1:
                 problems.append(f"{name} must be in [0, 1]")
