@@ -73,11 +73,16 @@ def _stream(seed: int, stage: int) -> np.random.Generator:
 
 
 # --------------------------------------------------------------------------- sequence
-def _background_genome(cfg: SimulationConfig, rng) -> np.ndarray:
-    at = (1 - cfg.gc) / 2
-    u = rng.random(cfg.n_chroms * cfg.chrom_size, dtype=np.float32)
+def background_bases(n: int, gc: float, rng) -> np.ndarray:
+    """``n`` i.i.d. base codes at GC fraction ``gc``, shape (n,) uint8."""
+    at = (1 - gc) / 2
+    u = rng.random(n, dtype=np.float32)
     # A, C, G, T with probabilities at, gc/2, gc/2, at.
     return ((u >= at).astype(np.uint8) + (u >= 0.5) + (u >= 1 - at)).astype(np.uint8)
+
+
+def _background_genome(cfg: SimulationConfig, rng) -> np.ndarray:
+    return background_bases(cfg.n_chroms * cfg.chrom_size, cfg.gc, rng)
 
 
 def _motif_copies(cfg, genes, enh, rng) -> tuple[np.ndarray, np.ndarray]:

@@ -56,12 +56,10 @@ def library_windows(cfg, motifs, n: int, length: int, break_fraction: float, rng
     table : pandas.DataFrame, one row per window: ``family`` (-1 unbound; enhancer motifs
         first), ``copies``, ``intact``, ``activity``, ``dnase``, ``h3k27ac``
     """
-    from epitools.data.simulate import _element_sites, _write_sites
+    from epitools.data.simulate import _element_sites, _write_sites, background_bases
 
     m = -(-int(n) // LIBRARY_CHROMS) * LIBRARY_CHROMS
-    at = (1 - cfg.gc) / 2
-    u = rng.random(m * length, dtype=np.float32)
-    genome = ((u >= at).astype(np.uint8) + (u >= 0.5) + (u >= 1 - at)).astype(np.uint8)
+    genome = background_bases(m * length, cfg.gc, rng)
     bound = rng.random(m) >= cfg.inactive_fraction
     family = np.where(bound, rng.integers(0, len(motifs), m), -1)
     copies = np.where(bound, rng.integers(1, cfg.motif_copies + 1, m), 0)
