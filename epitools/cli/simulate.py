@@ -42,7 +42,8 @@ def _cell_types(ctx, param, value):
                    "--motif-copies; activity scales with them (motif dosage). [default: unset, "
                    "every element carries --motif-copies]")
 @click.option("--activity-library", type=click.IntRange(min=0), default=None,
-              help="Also write an activity library of this many 256-bp windows with varied and "
+              help="Also write an activity library of this many 256-bp windows (rounded up to a multiple of 12, "
+                   "as many on each of its 12 contigs) with varied and "
                    "broken motif copies (activity_library.fa/.bed), to pre-train EPInformer's "
                    "sequence encoder on with epi-encode activity. [default 0: none]")
 @click.option("--library-break-fraction", type=click.FloatRange(0, 1), default=None,

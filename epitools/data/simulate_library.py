@@ -13,8 +13,8 @@ layout and activity model as :mod:`epitools.data.simulate`):
   column's least likely base at one of the motif's informative columns (highest probability
   >= :data:`INFORMATIVE`); the rest carry no planted motif;
 * activity = exp(normal(0, ``activity_sd``)) x intact copies / ``motif_copies``, or x
-  ``inactive_activity`` without an intact copy (unbound, or every copy broken), read out as DNase and H3K27ac with ``track_noise``, as the
-  genome's elements are.
+  ``inactive_activity`` without an intact copy (unbound, or every copy broken), read out as
+  DNase and H3K27ac with ``track_noise``, as the genome's elements are.
 
 Written as ``activity_library.fa`` (+ ``.fai``): the windows back to back on
 :data:`LIBRARY_CHROMS` chromosomes of its own, ``chr1..chr12``, so that chromosome folds
@@ -34,7 +34,6 @@ import pandas as pd
 
 LIBRARY_CHROMS = 12
 INFORMATIVE = 0.7
-_BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 
 
 def library_windows(cfg, motifs, n: int, length: int, break_fraction: float, rng: np.random.Generator):
