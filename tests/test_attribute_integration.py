@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from epitools.cli.attribute import main as attribute
-from epitools.data.simulate_motifs import load_motif, reverse_complement_codes, sample_instances
+from epitools.data.encoding import reverse_complement
+from epitools.data.simulate_motifs import load_motif, sample_instances
 from epitools.interpret.jaspar import load_jaspar, same_tf
 from epitools.io.store import StoreWriter
 
@@ -44,7 +45,7 @@ def jaspar_store(path, n: int = 360, seed: int = 0, length: int = LENGTH) -> dic
         rows = np.flatnonzero(kind & bit)
         inst = sample_instances(motif, rows.size, 3.0, rng)
         minus = rng.random(rows.size) < 0.5
-        inst[minus] = reverse_complement_codes(inst[minus])
+        inst[minus] = reverse_complement(inst[minus])
         pos = rng.integers(10, length - motif.length - 10, rows.size)
         codes[rows[:, None], pos[:, None] + np.arange(motif.length)] = inst
         planted[side] = {"rows": rows, "pos": pos, "length": motif.length}

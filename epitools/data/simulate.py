@@ -46,6 +46,7 @@ from epitools import __version__
 from epitools.data import simulate_hic, simulate_motifs, simulate_tracks, simulate_variants
 from epitools.data import simulate_files, simulate_library
 from epitools.data import simulate_signals
+from epitools.data.encoding import reverse_complement
 # PAIR_COLUMNS and SimulationConfig are part of this module's API (``from ...simulate import``)
 from epitools.data.simulate_config import (HALF_LIFE_WEIGHTS, N_HALF_LIFE_FEATURES, PAIR_COLUMNS,  # noqa: F401
                                            SimulationConfig)
@@ -144,7 +145,7 @@ def _write_sites(genome: np.ndarray, sites: pd.DataFrame, motifs, cfg, offsets, 
             continue
         codes = simulate_motifs.sample_instances(motif, len(sel), cfg.motif_strength, rng)
         minus = sites["strand"].to_numpy()[sel] == "-"
-        codes[minus] = simulate_motifs.reverse_complement_codes(codes[minus])
+        codes[minus] = reverse_complement(codes[minus])
         base = offsets[sites["chrom_index"].to_numpy()[sel]] + sites["start"].to_numpy()[sel]
         genome[base[:, None] + np.arange(motif.length)[None, :]] = codes
     return sites

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from epitools.data.encoding import reverse_complement
 from epitools.errors import InputError
 
 JASPAR_RELEASE = "JASPAR2024"
@@ -84,12 +85,6 @@ def sample_instances(motif: Motif, n: int, strength: float, rng: np.random.Gener
     return np.minimum(codes, 3).astype(np.uint8)
 
 
-def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of ``(..., L)`` base codes (A=0 C=1 G=2 T=3; N=4 stays N)."""
-    rc = np.where(codes < 4, 3 - codes, codes)
-    return rc[..., ::-1].astype(np.uint8)
-
-
 def score_sites(motif: Motif, codes: np.ndarray, strands) -> np.ndarray:
     """Log-odds score of each ``(n, L)`` site read on its strand (``'+'`` or ``'-'``).
 
@@ -97,7 +92,7 @@ def score_sites(motif: Motif, codes: np.ndarray, strands) -> np.ndarray:
     """
     codes = np.asarray(codes)
     minus = np.asarray(strands) == "-"
-    oriented = np.where(minus[:, None], reverse_complement_codes(codes), codes)
+    oriented = np.where(minus[:, None], reverse_complement(codes), codes)
     lo = motif.log_odds()
     safe = np.minimum(oriented, 3)
     scores = lo[safe, np.arange(motif.length)[None, :]]

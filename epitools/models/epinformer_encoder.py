@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from epitools.data.encoding import one_hot
+from epitools.data.encoding import one_hot, reverse_complement
 from epitools.data.windows import ACTIVITY_WINDOWS
 from epitools.errors import ModelError, UsageError
 from epitools.models.registry import register
@@ -139,7 +139,8 @@ class EnhancerActivityModel(nn.Module):
 
 
 def pretrain_sequence_encoder(codes, activity, *, epochs: int = 10, batch_size: int = 128,
-                              lr: float = 1e-3, seed: int = 0, device="cpu") -> EnhancerActivityModel:
+                              lr: float = 1e-3, seed: int = 0, augment_reverse_complement: bool = True,
+                              device="cpu") -> EnhancerActivityModel:
     """Fit an :class:`EnhancerActivityModel` to in-memory windows (MSE, no validation).
 
     A library shortcut for small experiments; ``epi-train --model epinformer_encoder`` is the
@@ -152,6 +153,9 @@ def pretrain_sequence_encoder(codes, activity, *, epochs: int = 10, batch_size: 
     activity : array, shape (n,)
         Target activity.
     epochs, batch_size, lr, seed : training settings (Adam).
+    augment_reverse_complement : bool
+        Read a random half of each batch on the other strand, as the paper augments its DNase
+        windows (``epi-encode activity`` stores both strands instead).
 
     Returns
     -------
@@ -174,7 +178,11 @@ def pretrain_sequence_encoder(codes, activity, *, epochs: int = 10, batch_size: 
             rows = order[lo:lo + batch_size]
             if rows.numel() < 2:  # BatchNorm needs two samples
                 continue
-            loss = model.loss(model(x[rows].to(device)), {"activity": y[rows].to(device)})
+            batch = x[rows]
+            if augment_reverse_complement:
+                flip = torch.rand(rows.numel(), generator=generator) < 0.5
+                batch = torch.where(flip[:, None], reverse_complement(batch), batch)
+            loss = model.loss(model(batch.to(device)), {"activity": y[rows].to(device)})
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
