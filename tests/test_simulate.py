@@ -345,6 +345,34 @@ def test_motif_dosage_varies_copies_and_scales_activity(tmp_path):
     assert 0.7 < by_copies[3] - by_copies[1] < 1.5
 
 
+def test_compatible_drivers_are_the_bound_candidates_of_the_gene_family(tmp_path):
+    # epi-simulate --drivers compatible: a gene's drivers follow from sequence (its promoter's
+    # motif family and its candidates' families), not from a draw, so expression does too.
+    result = CliRunner().invoke(simulate_cli, ["--out", str(tmp_path / "sim"), "--seed", "3", "--preset", "tiny",
+                                               "--n-genes", "40", "--drivers", "compatible"])
+    assert result.exit_code == 0, result.output
+    truth = _truth(tmp_path / "sim")
+    assert truth["parameters"]["drivers"] == "compatible"
+    genes = pd.read_csv(tmp_path / "sim" / "genes.tsv", sep="\t")
+    elements = pd.read_csv(tmp_path / "sim" / "elements.bed", sep="\t", header=None, names=BED_ELEMENTS)
+    family = truth["element_families"]
+    elements["family"] = elements["name"].map(family["enhancer"])
+    centre = ((elements["start"] + elements["end"]) // 2).to_numpy()
+    lo, hi = truth["parameters"]["min_distance"], truth["parameters"]["max_distance"]
+    expected = set()
+    for g in genes.itertuples():
+        d = np.abs(centre - g.tss)
+        near = (elements["chrom"] == g.chrom).to_numpy() & (d >= lo) & (d <= hi)
+        expected |= {(g.gene, e) for e in elements.loc[near & (elements["family"] == family["promoter"][g.promoter_id]),
+                                                      "name"]}
+    planted = {(i["gene"], i["enhancer_id"]) for i in truth["interactions"]}
+    assert all(i["clean"] for i in truth["interactions"])
+    # siblings follow their parent and a gene keeps its 60 nearest candidates, so not every
+    # compatible call within range drives; with drivers drawn, about a sixth would
+    assert len(planted & expected) >= 0.9 * len(expected) and len(planted - expected) <= 0.05 * len(planted)
+    assert all(truth["genes"][g]["drivers"] for g, _ in expected)
+
+
 def test_motif_copies_min_must_not_exceed_motif_copies(tmp_path):
     result = CliRunner().invoke(simulate_cli, ["--out", str(tmp_path / "sim"), "--preset", "tiny",
                                                "--motif-copies", "2", "--motif-copies-min", "3"])

@@ -8,6 +8,7 @@ import click
 
 from epitools.cli._common import command, out_option, seed_option
 from epitools.data.simulate import SimulationConfig, simulate
+from epitools.data.simulate_config import DRIVER_RULES
 
 
 def _cell_types(ctx, param, value):
@@ -55,6 +56,10 @@ def _cell_types(ctx, param, value):
 @click.option("--inactive-fraction", type=click.FloatRange(0, 1), default=None,
               help="Fraction of candidate enhancers without any planted motif (never interacting). "
                    "[default 0.3]")
+@click.option("--drivers", type=click.Choice(DRIVER_RULES), default=None,
+              help="Which candidates drive a gene: 'sampled' (a random few, as in CRISPRi screens) or "
+                   "'compatible' (every bound candidate of the gene's motif family: expression "
+                   "follows from sequence). [default sampled]")
 @click.option("--negatives-per-positive", type=click.IntRange(min=1), default=None,
               help="Distance-matched negatives per positive (TargetFinder: 20). [default 20]")
 @click.option("--cell-types", callback=_cell_types, default=None,
@@ -62,13 +67,13 @@ def _cell_types(ctx, param, value):
 @click.option("--force", is_flag=True, help="Replace a non-empty --out directory.")
 def main(out, seed, preset, n_chroms, chrom_size, n_genes, motif_strength, motif_copies, motif_copies_min, activity_library,
          library_break_fraction, noise,
-         unclean_fraction, inactive_fraction, negatives_per_positive, cell_types, force):
+         unclean_fraction, inactive_fraction, drivers, negatives_per_positive, cell_types, force):
     overrides = {k: v for k, v in {
         "n_chroms": n_chroms, "chrom_size": chrom_size, "n_genes": n_genes,
         "motif_strength": motif_strength, "motif_copies": motif_copies,
         "motif_copies_min": motif_copies_min, "activity_library": activity_library,
         "library_break_fraction": library_break_fraction, "noise": noise, "unclean_fraction": unclean_fraction,
-        "inactive_fraction": inactive_fraction,
+        "inactive_fraction": inactive_fraction, "drivers": drivers,
         "negatives_per_positive": negatives_per_positive, "cell_types": cell_types,
     }.items() if v is not None}
     base = SimulationConfig.preset(preset)

@@ -10,6 +10,7 @@ from epitools.errors import UsageError
 
 N_HALF_LIFE_FEATURES = 8
 # Expression weight of each half-life-like gene feature hl_1..hl_8 (only the first three matter).
+DRIVER_RULES = ("sampled", "compatible")
 HALF_LIFE_WEIGHTS = (0.3, -0.2, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0)
 PAIR_COLUMNS = ["enhancer_chrom", "enhancer_start", "enhancer_end", "promoter_chrom",
                 "promoter_start", "promoter_end", "pair_id", "label", "cell_type", "gene", "tss",
@@ -46,6 +47,15 @@ class SimulationConfig:
     trained on activity or expression learn that each copy counts; unset, every bound element
     carries ``motif_copies`` copies and activity does not vary with them.
 
+    ``drivers`` says which candidates drive a gene. ``"sampled"``: ``driver_gene_fraction`` of
+    the genes get 1 + Poisson(``extra_drivers_mean``) (at most ``max_drivers``), drawn among
+    their candidates with a weak distance prior, ``unclean_fraction`` of them without a
+    compatible motif pair; which compatible candidates drive a gene, and whether it has any, is
+    then not in its sequence. ``"compatible"``: every bound primary candidate of the gene's
+    family among its ``max_candidates`` nearest drives (the three fractions above are
+    ignored), so expression is a function of sequence, distance and the activity draws, which
+    is what a sequence-only expression model (EPInformer-PE) can learn.
+
     ``activity_library`` > 0 also writes an activity library of that many 256-bp windows
     (:mod:`epitools.data.simulate_library`): varied copies, of which ``library_break_fraction``
     are broken by one base, to pre-train EPInformer's sequence encoder on, as the paper
@@ -66,6 +76,7 @@ class SimulationConfig:
     noise: float = 0.15
     unclean_fraction: float = 0.02
     inactive_fraction: float = 0.3
+    drivers: str = "sampled"
     driver_gene_fraction: float = 0.75
     extra_drivers_mean: float = 1.0
     max_drivers: int = 4
@@ -151,6 +162,8 @@ class SimulationConfig:
             problems.append("motif_copies must be >= 1")
         if self.motif_copies_min is not None and not 1 <= self.motif_copies_min <= self.motif_copies:
             problems.append("motif_copies_min must be in [1, motif_copies]")
+        if self.drivers not in DRIVER_RULES:
+            problems.append(f"drivers must be one of {', '.join(DRIVER_RULES)}")
         if self.activity_library < 0:
             problems.append("activity_library must be >= 0")
         for name in ("library_break_fraction", "noise", "unclean_fraction", "inactive_fraction", "overlap_fraction", "driver_gene_fraction",

@@ -166,14 +166,16 @@ def _rank_in_group(group: np.ndarray, rng, weights=None) -> np.ndarray:
 
 def _choose_drivers(cfg, genes, cand, rng) -> np.ndarray:
     """Boolean mask over ``cand``: the primary enhancers driving each gene (cell type 1)."""
+    eligible = cand["primary"].to_numpy() & (cand["rank"].to_numpy() < cfg.max_candidates)
+    compat = cand["compatible"].to_numpy()
+    if cfg.drivers == "compatible":
+        return eligible & compat
     n = len(genes)
     has = rng.random(n) < cfg.driver_gene_fraction
     n_drivers = np.where(has, np.minimum(1 + rng.poisson(cfg.extra_drivers_mean, n), cfg.max_drivers), 0)
     n_unclean = rng.binomial(n_drivers, cfg.unclean_fraction)
     n_clean = n_drivers - n_unclean
-    eligible = cand["primary"].to_numpy() & (cand["rank"].to_numpy() < cfg.max_candidates)
     g = cand["g"].to_numpy()
-    compat = cand["compatible"].to_numpy()
     # Closer enhancers are likelier drivers (a weak distance prior, far from "the nearest").
     weight = (cand["distance"].to_numpy() / cfg.hic_resolution) ** -cfg.driver_distance_decay
     rank = _rank_in_group(g * 2 + compat + np.where(eligible, 0, 2 * n), rng, weight)
