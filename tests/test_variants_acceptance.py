@@ -9,17 +9,15 @@ interaction and predictor layers on cached embeddings (bench/prioritize_drivers.
 ``PE`` so that activity must come from sequence; per variant the driven gene's Δ expression.
 
 Slow (about 25 minutes on a CPU; excluded from ``make test``). The EPInformer half is a strict xfail:
-it fails today (AUROC ~0.5) and the marker turns it into a failure once it passes. Its blocker is
-the simulation's expression, not the encoder. With ``drivers="sampled"`` (the default, used here)
-which candidates drive a gene, and whether it has any, is drawn, not written in sequence, so
-expression cannot be learned from sequence: encoder-predicted activity x Hi-C summed over a gene's
-candidates correlates with it at R 0.06, and EPInformer-PE's validation MSE stays at the variance
-(R 0.17). With ``drivers="compatible"`` (every bound candidate of the gene's family drives it) the
-sequence-knowable part of expression reaches R 0.82, the encoder pre-trained on an activity library
-(``bench/variant_encoder.py --library 20000 --epochs 5``) ranks the breaking SNVs at AUROC 0.997 by
-its own predicted activity, yet EPInformer-PE trained on cached embeddings reaches validation R 0.38
-(also with 2,100 training genes) and its variant Δ only AUROC 0.65, 32 % negative, |Δ| ~2e-4: it
-does not learn the enhancer term of expression.
+it fails today (AUROC ~0.5) and the marker turns it into a failure once it passes. Its blockers are
+the simulation's expression, then the expression model; not the encoder (``bench/epinformer_variant_effects.py``). With
+``drivers="sampled"`` (the default, used here) which candidates drive a gene, and whether it has
+any, is drawn, not written in sequence: what sequence, distance and half-life tell predicts log
+expression at R 0.24, and EPInformer-PE's validation MSE stays near the variance (R 0.20). With
+``drivers="compatible"`` (every bound candidate of the gene's family drives it) that ceiling is
+R 0.82 and the library-pre-trained encoder ranks the breaking SNVs at AUROC 0.998 by its own
+predicted activity, yet EPInformer-PE on cached embeddings reaches validation R 0.39 and its
+variant Δ AUROC 0.67, 33 % negative: it does not learn the enhancer term of expression.
 """
 
 from __future__ import annotations
